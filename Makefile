@@ -1,0 +1,52 @@
+# The two commands: `make run` (Studio on SQLite, in-memory channels, eager Celery) and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+PORT ?= 8000
+
+.PHONY: run test lint format bench install install-dev migrate worker clean-expired
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(VENV)/.installed: $(PY) requirements.txt requirements-voice.txt
+	$(PIP) install -q -r requirements.txt -r requirements-voice.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PIP) install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	$(PY) scripts/bootstrap_env.py
+	$(PY) manage.py migrate --noinput
+
+run: migrate
+	$(PY) manage.py voicebot_bootstrap_admin
+	$(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) config.asgi:application
+
+test: install-dev
+	./scripts/install_system_packages.sh
+	$(PY) -m pytest
+
+lint: install-dev
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: install-dev
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+bench: install-dev
+	./scripts/install_system_packages.sh
+	$(PY) -m tests.bench
+
+worker: install
+	$(VENV)/bin/celery -A config worker -B -l info
+
+clean-expired: install
+	$(PY) manage.py voicebot_cleanup

@@ -1,0 +1,3 @@
+"""REST routes of the audio app (mounted under /api/)."""
+
+urlpatterns: list = []

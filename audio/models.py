@@ -1,0 +1,1 @@
+"""The audio app has no tables: engines, pipeline and sockets only."""

@@ -1,0 +1,3 @@
+"""REST routes of the bots app (mounted under /api/)."""
+
+urlpatterns: list = []

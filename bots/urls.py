@@ -1,0 +1,3 @@
+"""Studio pages (mounted at /)."""
+
+urlpatterns: list = []

@@ -1,0 +1,250 @@
+"""Settings: one module, every knob from the environment (12-factor).
+
+`.env` in the project root is read by django-environ. Invalid values fail at start with a message that
+names the variable (see `_fail`). Each app's knobs sit in its own section below; `.env.example`
+documents every variable.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+_env_file = Path(environ.Env().str("VOICEBOT_ENV_FILE", default=str(BASE_DIR / ".env")))
+if _env_file.is_file():
+    environ.Env.read_env(_env_file, overwrite=False)
+
+
+def _fail(variable: str, problem: str) -> None:
+    raise ImproperlyConfigured(f"Environment variable {variable}: {problem}")
+
+
+def _int(variable: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    try:
+        value = env.int(variable, default=default)
+    except (ValueError, TypeError):
+        _fail(variable, f"must be an integer, got {env.str(variable)!r}")
+    if minimum is not None and value < minimum:
+        _fail(variable, f"must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        _fail(variable, f"must be at most {maximum}, got {value}")
+    return value
+
+
+def _float(variable: str, default: float, *, minimum: float | None = None) -> float:
+    try:
+        value = env.float(variable, default=default)
+    except (ValueError, TypeError):
+        _fail(variable, f"must be a number, got {env.str(variable)!r}")
+    if minimum is not None and value < minimum:
+        _fail(variable, f"must be at least {minimum}, got {value}")
+    return value
+
+
+def _list(variable: str, default: str = "") -> list[str]:
+    return [item.strip() for item in env.str(variable, default=default).split(",") if item.strip()]
+
+
+# --- Django core ---------------------------------------------------------------------------------
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY:
+    if DEBUG or env.bool("VOICEBOT_ALLOW_INSECURE_DEFAULTS", default=True):
+        # Development default; `make run` writes a random one into .env on first start.
+        SECRET_KEY = "django-insecure-voicebot-development-only"
+    else:
+        _fail("DJANGO_SECRET_KEY", "is required when VOICEBOT_ALLOW_INSECURE_DEFAULTS is false")
+SECRET_KEY_FALLBACKS = _list("DJANGO_SECRET_KEY_FALLBACKS")
+ALLOWED_HOSTS = _list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+CSRF_TRUSTED_ORIGINS = _list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_htmx",
+    "channels",
+    "bots",
+    "conversations",
+    "integrations",
+    "audio",
+    "embed",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'voicebot.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL + a busy timeout let the websocket threads and the request threads share one file.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+    )
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", _int("DATABASE_CONN_MAX_AGE", 60, minimum=0))
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+# Saved HTTP responses, exports and other server-made files (never paths from client input).
+MEDIA_ROOT = Path(env.str("VOICEBOT_DATA_DIR", default=str(BASE_DIR / "var" / "data")))
+MEDIA_URL = "/media-not-served/"
+
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login/"
+
+# Production hardening switches (documented in README, checked by `check --deploy`).
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = _int("DJANGO_SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False) else None
+)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("VOICEBOT_LOG_LEVEL", default="INFO")},
+    "loggers": {"django.channels.server": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
+}
+
+# --- REST framework ------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "EXCEPTION_HANDLER": "bots.api_errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "VoiceBot Studio API",
+    "DESCRIPTION": "Bots, keys, tools, conversations, chat and voice turns.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAdminUser"],
+}
+
+# --- Channels and Celery -------------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "voicebot"}}
+
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL or "cache+memory://")
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE: dict = {}  # filled by the integrations section below
+
+# --- Secrets (bots) ------------------------------------------------------------------------------
+# Comma-separated Fernet keys: the first encrypts, all decrypt (rotation). See bots/crypto.py.
+VOICEBOT_SECRET_KEY = env.str("VOICEBOT_SECRET_KEY", default="")
+
+# --- OpenAI and the engine (conversations) -------------------------------------------------------
+OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
+OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="")
+try:
+    OPENAI_PRICING = json.loads(env.str("OPENAI_PRICING_JSON", default="") or "{}")
+    if not isinstance(OPENAI_PRICING, dict):
+        raise ValueError("not an object")
+except ValueError as exc:
+    _fail("OPENAI_PRICING_JSON", f"must be a JSON object {{model: {{input_per_1m, output_per_1m}}}} ({exc})")
+VOICEBOT_OPENAI_TIMEOUT_S = _float("VOICEBOT_OPENAI_TIMEOUT_S", 60.0, minimum=1.0)
+VOICEBOT_OPENAI_MAX_RETRIES = _int("VOICEBOT_OPENAI_MAX_RETRIES", 2, minimum=0, maximum=10)
+VOICEBOT_MAX_TOOL_STEPS = _int("VOICEBOT_MAX_TOOL_STEPS", 5, minimum=1, maximum=50)
+VOICEBOT_HISTORY_TOKEN_BUDGET = _int("VOICEBOT_HISTORY_TOKEN_BUDGET", 24000, minimum=500)
+
+# --- Integrations --------------------------------------------------------------------------------
+VOICEBOT_HTTP_ALLOWED_HOSTS = _list("VOICEBOT_HTTP_ALLOWED_HOSTS")
+VOICEBOT_HTTP_CONNECT_TIMEOUT_S = _float("VOICEBOT_HTTP_CONNECT_TIMEOUT_S", 10.0, minimum=0.1)
+VOICEBOT_HTTP_READ_TIMEOUT_S = _float("VOICEBOT_HTTP_READ_TIMEOUT_S", 20.0, minimum=0.1)
+VOICEBOT_HTTP_MAX_RESPONSE_BYTES = _int("VOICEBOT_HTTP_MAX_RESPONSE_BYTES", 5 * 1024 * 1024, minimum=1024)
+VOICEBOT_DOWNLOAD_BASE_URL = env.str("VOICEBOT_DOWNLOAD_BASE_URL", default="127.0.0.1:8000")
+VOICEBOT_DOWNLOAD_TTL_MINUTES = _int("VOICEBOT_DOWNLOAD_TTL_MINUTES", 15, minimum=1)
+VOICEBOT_SEARXNG_URL = env.str("VOICEBOT_SEARXNG_URL", default="")
+
+# --- Audio ---------------------------------------------------------------------------------------
+
+# --- Embed ---------------------------------------------------------------------------------------

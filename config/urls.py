@@ -1,0 +1,23 @@
+"""Root URL conf. Each app owns its routes: `<app>/urls.py` (Studio pages) and `<app>/api_urls.py` (REST)."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from bots.views_health import healthz
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("api/", include("bots.api_urls")),
+    path("api/", include("conversations.api_urls")),
+    path("api/", include("integrations.api_urls")),
+    path("api/", include("audio.api_urls")),
+    path("api/", include("embed.api_urls")),
+    path("public/", include("embed.urls")),
+    path("", include("integrations.urls")),
+    path("", include("bots.urls")),
+]

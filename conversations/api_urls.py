@@ -1,0 +1,3 @@
+"""REST routes of the conversations app (mounted under /api/)."""
+
+urlpatterns: list = []

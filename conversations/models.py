@@ -1,0 +1,104 @@
+"""Conversations and their messages, with per-message and rolled-up metrics."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from django.db import models
+
+from bots.models import Bot
+
+
+class Conversation(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="conversations")
+    test_flag = models.BooleanField(default=True, db_index=True, help_text="Made in the Studio (true) or live (false).")
+    external_id = models.CharField(
+        max_length=200, null=True, blank=True, db_index=True, help_text="Embed user_conversation_id."
+    )
+    client_key = models.ForeignKey(
+        "embed.ClientKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
+    metadata = models.JSONField(default=dict, blank=True, help_text="Conversation variables, read by {{.x}} templates.")
+
+    llm_input_tokens_est = models.PositiveIntegerField(default=0)
+    llm_output_tokens_est = models.PositiveIntegerField(default=0)
+    cost_usd_est = models.FloatField(default=0.0)
+    last_asr_ms = models.PositiveIntegerField(null=True, blank=True)
+    last_llm_ttfb_ms = models.PositiveIntegerField(null=True, blank=True)
+    last_llm_total_ms = models.PositiveIntegerField(null=True, blank=True)
+    last_tts_first_audio_ms = models.PositiveIntegerField(null=True, blank=True)
+    last_total_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        constraints = [
+            # One embed conversation per (bot, user id, client key): the public socket's lookup key.
+            models.UniqueConstraint(
+                fields=["bot", "external_id", "client_key"],
+                condition=models.Q(external_id__isnull=False),
+                name="conversation_unique_external_id_per_bot_and_key",
+            ),
+        ]
+        indexes = [models.Index(fields=["bot", "-updated_at"], name="conversation_bot_updated")]
+
+    def __str__(self) -> str:
+        return f"{self.bot.name if self.bot_id else '?'} · {self.id}"
+
+
+class Message(models.Model):
+    """One stored message. Tool calls and results are `tool` rows whose content is JSON text
+    (`{"tool", "arguments"}` or `{"tool", "result"}`), the reference's wire shape."""
+
+    class Role(models.TextChoices):
+        USER = "user", "user"
+        ASSISTANT = "assistant", "assistant"
+        TOOL = "tool", "tool"
+
+    class ToolKind(models.TextChoices):
+        CALL = "call", "call"
+        RESULT = "result", "result"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    role = models.CharField(max_length=16, choices=Role.choices, db_index=True)
+    content = models.TextField(blank=True, default="")
+    tool_name = models.CharField(max_length=64, blank=True, default="")
+    tool_kind = models.CharField(max_length=8, choices=ToolKind.choices, blank=True, default="")
+    tool_call_id = models.CharField(
+        max_length=128, blank=True, default="", help_text="Model's call id (pairs call and result)."
+    )
+    interrupted = models.BooleanField(default=False, help_text="The turn was cut off while this text was being said.")
+
+    input_tokens_est = models.PositiveIntegerField(null=True, blank=True)
+    output_tokens_est = models.PositiveIntegerField(null=True, blank=True)
+    cost_usd_est = models.FloatField(null=True, blank=True)
+    asr_ms = models.PositiveIntegerField(null=True, blank=True)
+    llm_ttfb_ms = models.PositiveIntegerField(null=True, blank=True)
+    llm_total_ms = models.PositiveIntegerField(null=True, blank=True)
+    tts_first_audio_ms = models.PositiveIntegerField(null=True, blank=True)
+    total_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["conversation", "created_at"], name="message_conversation_created")]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.content[:60]}"
+
+    @property
+    def tool_payload(self) -> dict | None:
+        """Parsed JSON of a tool row (None for user/assistant rows or unparsable content)."""
+        if self.role != self.Role.TOOL:
+            return None
+        try:
+            value = json.loads(self.content)
+        except (TypeError, ValueError):
+            return None
+        return value if isinstance(value, dict) else None

@@ -1,0 +1,3 @@
+"""REST routes of the embed app (mounted under /api/)."""
+
+urlpatterns: list = []

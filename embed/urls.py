@@ -1,0 +1,3 @@
+"""Public routes: widget.js and the demo page (mounted under /public/)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""REST routes of the integrations app (mounted under /api/)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Public download route for export tokens."""
+
+urlpatterns: list = []

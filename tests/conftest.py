@@ -1,0 +1,80 @@
+"""Shared fixtures: named personas (staff, stranger, anonymous) and a test Fernet key.
+
+Real database (pytest-django), real HTTP and websockets in the app folders' tests. Loopback test
+doubles for remote services live in tests/doubles/.
+"""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.fernet import Fernet
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+TEST_FERNET_KEY = Fernet.generate_key().decode()
+STAFF_PASSWORD = "staff-pass-123!"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(settings, tmp_path):
+    """Every test gets a usable secret key and its own data directory."""
+    settings.VOICEBOT_SECRET_KEY = TEST_FERNET_KEY
+    settings.MEDIA_ROOT = tmp_path / "data"
+    settings.OPENAI_API_KEY = ""
+    settings.OPENAI_BASE_URL = ""
+    yield
+
+
+@pytest.fixture
+def staff_user(db):
+    return get_user_model().objects.create_user(
+        username="staff", password=STAFF_PASSWORD, email="staff@example.com", is_staff=True
+    )
+
+
+@pytest.fixture
+def stranger_user(db):
+    return get_user_model().objects.create_user(username="stranger", password="stranger-pass-123!", is_staff=False)
+
+
+@pytest.fixture
+def staff_client(client, staff_user):
+    client.force_login(staff_user)
+    return client
+
+
+@pytest.fixture
+def stranger_client(client, stranger_user):
+    client.force_login(stranger_user)
+    return client
+
+
+@pytest.fixture
+def anonymous_client(client):
+    return client
+
+
+@pytest.fixture
+def staff_api(staff_user):
+    api = APIClient()
+    api.force_authenticate(staff_user)
+    return api
+
+
+@pytest.fixture
+def stranger_api(stranger_user):
+    api = APIClient()
+    api.force_authenticate(stranger_user)
+    return api
+
+
+@pytest.fixture
+def anonymous_api():
+    return APIClient()
+
+
+@pytest.fixture
+def bot(db):
+    from bots.models import Bot
+
+    return Bot.objects.create(name="Test bot", system_prompt="You help {{.firstName}}.", openai_model="gpt-4o-mini")
