@@ -8,6 +8,8 @@ documents every variable.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import environ
@@ -121,6 +123,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
     )
+    # A file (not :memory:) test database, one per test run, so a daphne process started by the
+    # browser tests can serve the same data.
+    DATABASES["default"]["TEST"] = {
+        "NAME": env.str(
+            "VOICEBOT_TEST_DATABASE_NAME",
+            default=str(Path(tempfile.gettempdir()) / f"voicebot-test-{os.getpid()}.sqlite3"),
+        )
+    }
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", _int("DATABASE_CONN_MAX_AGE", 60, minimum=0))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
