@@ -69,6 +69,7 @@ class Done:
     text: str
     metrics: dict[str, Any] = field(default_factory=dict)
     interrupted: bool = False
+    message_id: str = ""  # the stored assistant message ("" when nothing was stored)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +114,7 @@ def to_wire(event: Event) -> dict[str, Any]:
             return {"type": "audio_wav", "wav_base64": base64.b64encode(wav).decode("ascii"), "sr": sr}
         case Metrics(timings_ms=timings):
             return {"type": "metrics", "timings_ms": dict(timings)}
-        case Done(text=text, metrics=metrics, interrupted=interrupted):
+        case Done(text=text, metrics=metrics, interrupted=interrupted, message_id=_):
             wire: dict[str, Any] = {"type": "done", "text": text, "metrics": dict(metrics)}
             if interrupted:
                 wire["interrupted"] = True
