@@ -1,0 +1,140 @@
+"""The `{{ … }}` mini-templates of the reference (INVENTORY §7.1) and the metadata merge (§7.4).
+
+Used for the system prompt, `next_reply`, integration URLs/headers/bodies and the response mapper.
+Pure functions: no ORM, no I/O, so every caller (engine, integrations, Studio previews) shares one
+behaviour:
+
+- `{{.path}}` resolves in the metadata (`ctx["meta"]`, or the ctx root when there is no meta);
+  `{{.}}` is the whole metadata.
+- `{{meta.x}}`, `{{args.x}}`, `{{params.x}}`, `{{response.data.items[0].id}}` pick a root first;
+  any other root is missing.
+- A missing value renders as ""; dicts, lists, bools and numbers render as JSON; nothing is escaped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+PLACEHOLDER_RE = re.compile(r"{{\s*([^}]+?)\s*}}")
+_SEGMENT_RE = re.compile(r"[A-Za-z0-9_-]+|\[\d+\]")
+ROOTS = ("meta", "args", "params", "response")
+_MISSING = object()
+
+
+def resolve_path(value: Any, path: str) -> Any:
+    """Follow a dotted path with `[N]` list indexes (`data.items[0].id`) into `value`.
+
+    A missing key, an out-of-range index or a step into a non-container gives None. Characters outside
+    `[A-Za-z0-9_-]` and `[N]` are skipped, as the reference does (`list.0` is a key "0", not an index).
+    """
+    current = value
+    for segment in _SEGMENT_RE.findall(path or ""):
+        if current is None:
+            return None
+        if segment.startswith("["):
+            index = int(segment[1:-1])
+            if not isinstance(current, list) or index >= len(current):
+                return None
+            current = current[index]
+        elif isinstance(current, Mapping):
+            current = current.get(segment)
+        else:
+            return None
+    return current
+
+
+def _lookup(expression: str, ctx: Mapping[str, Any]) -> Any:
+    expression = expression.strip()
+    if expression.startswith("."):
+        meta = ctx.get("meta", ctx) if isinstance(ctx, Mapping) else None
+        rest = expression[1:]
+        return meta if not rest.strip() else resolve_path(meta, rest)
+    root, _, rest = expression.partition(".")
+    root_name = _SEGMENT_RE.match(root)
+    name = root_name.group(0) if root_name else ""
+    if name not in ROOTS:
+        return None
+    base = ctx.get(name)
+    # `response.items[0]` (index glued to the root) still works.
+    remainder = root[len(name) :] + ("." + rest if rest else "")
+    return resolve_path(base, remainder) if remainder else base
+
+
+def stringify(value: Any) -> str:
+    """None → ""; dict/list/bool/int/float → JSON; anything else → str()."""
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list, bool, int, float)):
+        try:
+            return json.dumps(value, ensure_ascii=False)
+        except (TypeError, ValueError):
+            return ""
+    try:
+        return str(value)
+    except Exception:  # a broken __str__ must not break a reply
+        return ""
+
+
+def render_template(text: str | None, ctx: Mapping[str, Any] | None) -> str:
+    """Replace every `{{ expr }}` in `text`; text without `{{` comes back unchanged."""
+    if not text:
+        return ""
+    if "{{" not in text:
+        return text
+    context = ctx or {}
+
+    def replace(match: re.Match[str]) -> str:
+        try:
+            return stringify(_lookup(match.group(1), context))
+        except Exception:
+            return ""
+
+    return PLACEHOLDER_RE.sub(replace, text)
+
+
+def eval_template_value(template: str | None, ctx: Mapping[str, Any] | None) -> Any:
+    """The response mapper's evaluation: a template that is exactly one placeholder gives the raw value
+    (dict, list, number or None); anything else renders as a string; an empty template gives None."""
+    if template is None:
+        return None
+    stripped = template.strip()
+    if not stripped:
+        return None
+    match = PLACEHOLDER_RE.fullmatch(stripped)
+    if match:
+        try:
+            return _lookup(match.group(1), ctx or {})
+        except Exception:
+            return None
+    return render_template(template, ctx)
+
+
+def merge_metadata(meta: Mapping[str, Any] | None, patch: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Return a new dict: `meta` with `patch` applied (INVENTORY §7.4).
+
+    - `user.id` becomes nested dicts; a non-dict intermediate is overwritten; empty segments are skipped.
+    - A key with a leading or trailing dot (`.x`, `x.`) is stored as-is.
+    - Leaves are replaced, not deep-merged. `meta` itself is never mutated (nested dicts on the path
+      are copied).
+    """
+    merged: dict[str, Any] = dict(meta) if isinstance(meta, Mapping) else {}
+    for raw_key, value in (patch or {}).items():
+        key = str(raw_key)
+        if "." not in key or key.startswith(".") or key.endswith("."):
+            merged[key] = value
+            continue
+        parts = [p for p in key.split(".") if p]
+        if not parts:
+            merged[key] = value
+            continue
+        node = merged
+        for part in parts[:-1]:
+            child = node.get(part)
+            child = dict(child) if isinstance(child, dict) else {}
+            node[part] = child
+            node = child
+        node[parts[-1]] = value
+    return merged
