@@ -78,3 +78,17 @@ def bot(db):
     from bots.models import Bot
 
     return Bot.objects.create(name="Test bot", system_prompt="You help {{.firstName}}.", openai_model="gpt-4o-mini")
+
+
+@pytest.fixture
+def openai_double(settings):
+    """A loopback OpenAI API (tests/doubles/openai_server.py) that the real SDK reaches through
+    OPENAI_BASE_URL. SDK retries are off so each scripted error is seen once."""
+    from tests.doubles.openai_server import OpenAIDouble
+
+    double = OpenAIDouble().start()
+    settings.OPENAI_API_KEY = "sk-test-double"
+    settings.OPENAI_BASE_URL = double.base_url
+    settings.VOICEBOT_OPENAI_MAX_RETRIES = 0
+    yield double
+    double.stop()
