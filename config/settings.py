@@ -256,5 +256,38 @@ VOICEBOT_DOWNLOAD_TTL_MINUTES = _int("VOICEBOT_DOWNLOAD_TTL_MINUTES", 15, minimu
 VOICEBOT_SEARXNG_URL = env.str("VOICEBOT_SEARXNG_URL", default="")
 
 # --- Audio ---------------------------------------------------------------------------------------
+# Model caches: Whisper / faster-whisper downloads (size names) and Piper voices (<name>.onnx + .json).
+VOICEBOT_MODELS_DIR = Path(env.str("VOICEBOT_MODELS_DIR", default=str(BASE_DIR / "var" / "models")))
+VOICEBOT_PIPER_VOICES_DIR = Path(env.str("VOICEBOT_PIPER_VOICES_DIR", default=str(VOICEBOT_MODELS_DIR / "piper")))
+VOICEBOT_PIPER_DEFAULT_VOICE = env.str("VOICEBOT_PIPER_DEFAULT_VOICE", default="en_US-joe-medium")
+VOICEBOT_MODEL_CACHE_SIZE = _int("VOICEBOT_MODEL_CACHE_SIZE", 4, minimum=1, maximum=32)
+VOICEBOT_ASR_BEAM_SIZE = _int("VOICEBOT_ASR_BEAM_SIZE", 1, minimum=1, maximum=10)
+VOICEBOT_ASR_CPU_THREADS = _int("VOICEBOT_ASR_CPU_THREADS", 0, minimum=0)
+VOICEBOT_TTS_USE_GPU = env.bool("VOICEBOT_TTS_USE_GPU", default=True)
+# VAD (reference defaults) and the talk socket / upload limits.
+VOICEBOT_VAD_AGGRESSIVENESS = _int("VOICEBOT_VAD_AGGRESSIVENESS", 2, minimum=0, maximum=3)
+VOICEBOT_VAD_SILENCE_MS = _int("VOICEBOT_VAD_SILENCE_MS", 800, minimum=90)
+VOICEBOT_VAD_MIN_SPEECH_MS = _int("VOICEBOT_VAD_MIN_SPEECH_MS", 250, minimum=0)
+VOICEBOT_VAD_MAX_SPEECH_MS = _int("VOICEBOT_VAD_MAX_SPEECH_MS", 15000, minimum=1000)
+VOICEBOT_MAX_UTTERANCE_BYTES = _int("VOICEBOT_MAX_UTTERANCE_BYTES", 16000 * 2 * 60, minimum=32000)
+VOICEBOT_MAX_UPLOAD_BYTES = _int("VOICEBOT_MAX_UPLOAD_BYTES", 25 * 1024 * 1024, minimum=1024)
+# Local mic loop (voicebot_run).
+VOICEBOT_INPUT_DEVICE = env.str("VOICEBOT_INPUT_DEVICE", default="")
+VOICEBOT_OUTPUT_DEVICE = env.str("VOICEBOT_OUTPUT_DEVICE", default="")
+VOICEBOT_TTS_MIC_RELEASE_MS = _int("VOICEBOT_TTS_MIC_RELEASE_MS", 500, minimum=0)
+
 
 # --- Embed ---------------------------------------------------------------------------------------
+# Public chat socket limits (see docs/embed.md). Rate limits are fixed one-minute windows counted in
+# the Django cache, so they hold across daphne processes when REDIS_URL is set.
+VOICEBOT_EMBED_MAX_MESSAGE_CHARS = _int("VOICEBOT_EMBED_MAX_MESSAGE_CHARS", 4000, minimum=1)
+VOICEBOT_EMBED_MAX_FRAME_BYTES = _int("VOICEBOT_EMBED_MAX_FRAME_BYTES", 32768, minimum=256)
+VOICEBOT_EMBED_MAX_USER_ID_CHARS = _int("VOICEBOT_EMBED_MAX_USER_ID_CHARS", 200, minimum=1, maximum=200)
+VOICEBOT_EMBED_RATE_PER_KEY_PER_MINUTE = _int("VOICEBOT_EMBED_RATE_PER_KEY_PER_MINUTE", 600, minimum=1)
+VOICEBOT_EMBED_RATE_PER_CONVERSATION_PER_MINUTE = _int(
+    "VOICEBOT_EMBED_RATE_PER_CONVERSATION_PER_MINUTE", 20, minimum=1
+)
+VOICEBOT_EMBED_TURN_LOCK_SECONDS = _int("VOICEBOT_EMBED_TURN_LOCK_SECONDS", 300, minimum=10)
+VOICEBOT_EMBED_HISTORY_LIMIT = _int("VOICEBOT_EMBED_HISTORY_LIMIT", 100, minimum=1, maximum=1000)
+VOICEBOT_EMBED_RESUME_TOKEN_MAX_AGE_DAYS = _int("VOICEBOT_EMBED_RESUME_TOKEN_MAX_AGE_DAYS", 90, minimum=1)
+VOICEBOT_EMBED_USER_TOKEN_MAX_TTL_DAYS = _int("VOICEBOT_EMBED_USER_TOKEN_MAX_TTL_DAYS", 30, minimum=1)

@@ -1,0 +1,356 @@
+"""Client keys and the checks the public socket makes with them.
+
+A client key is what a third-party page puts in its `<script>` tag. It is public by nature (it sits in
+page HTML), so it only says *which* site is asking; the origin list and the allowed bots narrow where
+and for what it works, and the per-key signing secret lets the site prove *who* a returning user is
+(`user_token_sign`/`user_token_verify`). A second, server-issued proof (`resume_token_issue`) lets the
+browser that started a conversation reread it without the site signing anything.
+
+Secrets are generated here only (never chosen by a caller), shown once, and stored as a keyed hash
+(HMAC-SHA256 under SECRET_KEY, with SECRET_KEY_FALLBACKS honoured on lookup) plus a masked hint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+import uuid
+from collections.abc import Iterable
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from bots import crypto
+from bots.models import Bot
+from conversations.models import Conversation, Message
+from embed.models import CLIENT_KEY_HASH_PURPOSE, CLIENT_KEY_PREFIX, ClientKey
+
+SIGNING_SECRET_PREFIX = "igxs_"
+RESUME_TOKEN_SALT = "voicebot.embed.resume_token"
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+class ClientKeyError(Exception):
+    """A client key cannot be used; the message is safe to show to the public caller."""
+
+
+class ClientKeyInvalid(ClientKeyError):
+    pass
+
+
+class ClientKeyRevoked(ClientKeyError):
+    pass
+
+
+class EmbedInputError(ValueError):
+    """Bad input from a staff user (REST/admin) or a widget; the message says what to fix."""
+
+
+# --- origins and bots ------------------------------------------------------------------------------
+
+
+def _split_origin(origin: str) -> tuple[str, str, int | None] | None:
+    """(scheme, host, port) of an origin string, or None when it is not a plain scheme://host[:port]."""
+    try:
+        parts = urlsplit(origin.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
+        return None
+    return parts.scheme, parts.hostname.lower(), port
+
+
+def normalise_origins(value: str | Iterable[str] | None) -> str:
+    """Validate an origin allow-list and return it as the stored comma-separated string.
+
+    Accepted entries: `https://shop.example.com`, `http://127.0.0.1:8080`, and the wildcard form
+    `https://*.example.com` (any subdomain, at any depth, of example.com; not example.com itself).
+    """
+    if value is None:
+        return ""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    cleaned: list[str] = []
+    for raw in items:
+        if not isinstance(raw, str):
+            raise EmbedInputError("allowed_origins: every entry must be a string")
+        entry = raw.strip().rstrip("/")
+        if not entry:
+            continue
+        wildcard = "://*." in entry
+        probe = entry.replace("://*.", "://wildcard.", 1) if wildcard else entry
+        split = _split_origin(probe)
+        if split is None or "*" in probe:
+            raise EmbedInputError(
+                f"allowed_origins: {raw.strip()!r} is not an origin like https://example.com or https://*.example.com"
+            )
+        scheme, host, port = split
+        host = host.removeprefix("wildcard.") if wildcard else host
+        normal = f"{scheme}://{'*.' if wildcard else ''}{host}{f':{port}' if port is not None else ''}"
+        if normal not in cleaned:
+            cleaned.append(normal)
+    return ",".join(cleaned)
+
+
+def origin_allowed(key: ClientKey, origin: str | None) -> bool:
+    """Whether a browser Origin header may use this key. An empty list allows every origin.
+
+    Exact entries compare scheme, host and port; `scheme://*.domain[:port]` matches any subdomain of
+    `domain` with the same scheme and port. A missing or `null` Origin fails when a list is set.
+    """
+    allowed = key.origins
+    if not allowed:
+        return True
+    split = _split_origin(origin or "")
+    if split is None:
+        return False
+    scheme, host, port = split
+    for entry in allowed:
+        if "://*." in entry:
+            entry_scheme, rest = entry.split("://*.", 1)
+            domain, _, entry_port = rest.partition(":")
+            if (
+                scheme == entry_scheme
+                and host.endswith("." + domain.lower())
+                and (str(port) if port is not None else "") == entry_port
+            ):
+                return True
+        elif _split_origin(entry) == split:
+            return True
+    return False
+
+
+def normalise_bot_ids(value: Iterable[str] | None) -> list[str]:
+    """Validate a list of bot UUIDs (each must name an existing bot); returns canonical strings."""
+    if value is None:
+        return []
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise EmbedInputError("allowed_bot_ids: must be a list of bot ids")
+    ids: list[str] = []
+    for raw in value:
+        try:
+            ids.append(str(uuid.UUID(str(raw))))
+        except ValueError:
+            raise EmbedInputError(f"allowed_bot_ids: {raw!r} is not a bot id") from None
+    known = {str(pk) for pk in Bot.objects.filter(pk__in=ids).values_list("pk", flat=True)}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise EmbedInputError(f"allowed_bot_ids: unknown bot {unknown[0]}")
+    return list(dict.fromkeys(ids))
+
+
+def bot_allowed(key: ClientKey, bot_id: uuid.UUID | str) -> bool:
+    """Whether this key may talk to the bot. An empty list allows every bot."""
+    allowed = {str(b).lower() for b in key.allowed_bot_ids or []}
+    return not allowed or str(bot_id).lower() in allowed
+
+
+# --- client keys -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def client_key_create(
+    *, name: str, allowed_origins: str | Iterable[str] | None = "", allowed_bot_ids: Iterable[str] | None = None
+) -> tuple[ClientKey, str, str]:
+    """Create a key; returns (key, secret, signing_secret). Both secrets are shown to the caller once."""
+    name = (name or "").strip()
+    if not name:
+        raise EmbedInputError("Name is required")
+    secret = CLIENT_KEY_PREFIX + secrets.token_urlsafe(32)
+    signing_secret = SIGNING_SECRET_PREFIX + secrets.token_urlsafe(32)
+    key = ClientKey(
+        name=name[:200],
+        hint=crypto.mask_secret(secret),
+        secret_hash=ClientKey.hash_secret(secret),
+        signing_secret_ciphertext=crypto.encrypt_text(signing_secret),
+        allowed_origins=normalise_origins(allowed_origins),
+        allowed_bot_ids=normalise_bot_ids(allowed_bot_ids),
+    )
+    key.save()
+    return key, secret, signing_secret
+
+
+@transaction.atomic
+def client_key_update(
+    key: ClientKey,
+    *,
+    name: str | None = None,
+    allowed_origins: str | Iterable[str] | None = None,
+    allowed_bot_ids: Iterable[str] | None = None,
+) -> ClientKey:
+    """Change the name, origins or bots of a key (None leaves a field as it is)."""
+    if name is not None:
+        if not name.strip():
+            raise EmbedInputError("Name is required")
+        key.name = name.strip()[:200]
+    if allowed_origins is not None:
+        key.allowed_origins = normalise_origins(allowed_origins)
+    if allowed_bot_ids is not None:
+        key.allowed_bot_ids = normalise_bot_ids(allowed_bot_ids)
+    key.save()
+    return key
+
+
+def client_key_revoke(key: ClientKey) -> ClientKey:
+    """Revoke a key (idempotent). Its conversations stay stored; the key stops working at once."""
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at", "updated_at"])
+    return key
+
+
+def client_key_verify(secret: str | None) -> ClientKey:
+    """The active key for a presented secret; raises ClientKeyInvalid / ClientKeyRevoked.
+
+    The lookup tries the hash under SECRET_KEY and every SECRET_KEY_FALLBACKS entry, and re-hashes a
+    row found under a fallback so rotation completes itself as keys are used.
+    """
+    value = (secret or "").strip()
+    if not value.startswith(CLIENT_KEY_PREFIX) or len(value) > 200:
+        raise ClientKeyInvalid("Invalid client key")
+    candidates = crypto.keyed_hash_candidates(CLIENT_KEY_HASH_PURPOSE, value)
+    key = ClientKey.objects.filter(secret_hash__in=candidates).first()
+    if key is None:
+        raise ClientKeyInvalid("Invalid client key")
+    if key.revoked_at is not None:
+        raise ClientKeyRevoked("Client key revoked")
+    if key.secret_hash != candidates[0]:
+        ClientKey.objects.filter(pk=key.pk).update(secret_hash=candidates[0])
+        key.secret_hash = candidates[0]
+    return key
+
+
+def client_key_touch(key: ClientKey) -> None:
+    """Record use, at most once a minute per key (no write on every message)."""
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+        ClientKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+
+
+# --- proving who a returning user is ---------------------------------------------------------------
+
+
+def _user_token_mac(signing_secret: str, user_id: str, expires: int) -> str:
+    return hmac.new(signing_secret.encode(), f"{user_id}.{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+def user_token_sign(key: ClientKey, user_id: str, *, ttl_seconds: int = 3600, now: float | None = None) -> str:
+    """`<expiry unix seconds>.<hex HMAC-SHA256(signing_secret, "<user_id>.<expiry>")>`.
+
+    This is what a site's backend computes (any language) for its logged-in user; the widget passes
+    it as `data-user-token`.
+    """
+    expires = int((now if now is not None else time.time()) + ttl_seconds)
+    return f"{expires}.{_user_token_mac(key.get_signing_secret(), user_id, expires)}"
+
+
+def user_token_verify(key: ClientKey, user_id: str, token: str | None, *, now: float | None = None) -> bool:
+    """True when `token` was signed with this key's signing secret for `user_id` and has not expired.
+
+    Expiries further ahead than VOICEBOT_EMBED_USER_TOKEN_MAX_TTL_DAYS are refused, so a leaked
+    token cannot be made to last for ever.
+    """
+    if not token or not isinstance(token, str) or len(token) > 200:
+        return False
+    expires_text, _, mac = token.partition(".")
+    if not expires_text.isdigit() or not mac:
+        return False
+    expires = int(expires_text)
+    current = now if now is not None else time.time()
+    if expires < current or expires > current + settings.VOICEBOT_EMBED_USER_TOKEN_MAX_TTL_DAYS * 86400:
+        return False
+    try:
+        expected = _user_token_mac(key.get_signing_secret(), user_id, expires)
+    except crypto.SecretError:
+        return False
+    return hmac.compare_digest(expected, mac.lower())
+
+
+def resume_token_issue(key: ClientKey, conversation: Conversation) -> str:
+    """A token our server gives the browser that started (or proved) a conversation.
+
+    Signed with Django's signer (SECRET_KEY, fallbacks honoured) and bound to the key and the
+    conversation, so it is useless for any other user id or key.
+    """
+    return signing.dumps({"k": str(key.pk), "c": str(conversation.pk)}, salt=RESUME_TOKEN_SALT, compress=False)
+
+
+def resume_token_verify(key: ClientKey, conversation: Conversation, token: str | None) -> bool:
+    if not token or not isinstance(token, str) or len(token) > 500:
+        return False
+    try:
+        data = signing.loads(
+            token, salt=RESUME_TOKEN_SALT, max_age=settings.VOICEBOT_EMBED_RESUME_TOKEN_MAX_AGE_DAYS * 86400
+        )
+    except signing.BadSignature:
+        return False
+    return isinstance(data, dict) and data.get("k") == str(key.pk) and data.get("c") == str(conversation.pk)
+
+
+def may_read_history(
+    key: ClientKey, conversation: Conversation, *, user_token: str | None, resume_token: str | None
+) -> bool:
+    """History is shown only to a caller that proves who it is (see docs/embed.md, "History")."""
+    return user_token_verify(key, conversation.external_id or "", user_token) or resume_token_verify(
+        key, conversation, resume_token
+    )
+
+
+# --- conversations ---------------------------------------------------------------------------------
+
+
+def validate_user_conversation_id(value: str | None) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise EmbedInputError("Missing key or user_conversation_id")
+    if len(value) > settings.VOICEBOT_EMBED_MAX_USER_ID_CHARS:
+        raise EmbedInputError(
+            f"user_conversation_id is longer than {settings.VOICEBOT_EMBED_MAX_USER_ID_CHARS} characters"
+        )
+    if any(ord(c) < 32 for c in value):
+        raise EmbedInputError("user_conversation_id has control characters")
+    return value
+
+
+def embed_conversation_get_or_create(*, bot: Bot, key: ClientKey, external_id: str) -> tuple[Conversation, bool]:
+    """The conversation for (bot, user id, key), created live (test_flag false) when new.
+
+    Safe against two sockets starting the same user at once: the unique constraint decides and the
+    loser reads the winner's row.
+    """
+    lookup = {"bot": bot, "external_id": external_id, "client_key": key}
+    existing = Conversation.objects.filter(**lookup).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            return Conversation.objects.create(**lookup, test_flag=False), True
+    except IntegrityError:
+        return Conversation.objects.get(**lookup), False
+
+
+def conversation_history(conversation: Conversation, *, limit: int | None = None) -> list[dict]:
+    """The user and assistant messages a returning user sees (tool rows are never exposed)."""
+    limit = limit or settings.VOICEBOT_EMBED_HISTORY_LIMIT
+    rows = (
+        Message.objects.filter(conversation=conversation, role__in=[Message.Role.USER, Message.Role.ASSISTANT])
+        .exclude(content="")
+        .order_by("-created_at")[:limit]
+    )
+    return [
+        {"role": m.role, "text": m.content, "created_at": m.created_at.isoformat(), "id": str(m.id)}
+        for m in reversed(list(rows))
+    ]
+
+
+def conversation_has_messages(conversation: Conversation) -> bool:
+    return Message.objects.filter(conversation=conversation).exists()
