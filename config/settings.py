@@ -254,6 +254,19 @@ VOICEBOT_HTTP_MAX_RESPONSE_BYTES = _int("VOICEBOT_HTTP_MAX_RESPONSE_BYTES", 5 * 
 VOICEBOT_DOWNLOAD_BASE_URL = env.str("VOICEBOT_DOWNLOAD_BASE_URL", default="127.0.0.1:8000")
 VOICEBOT_DOWNLOAD_TTL_MINUTES = _int("VOICEBOT_DOWNLOAD_TTL_MINUTES", 15, minimum=1)
 VOICEBOT_SEARXNG_URL = env.str("VOICEBOT_SEARXNG_URL", default="")
+VOICEBOT_SAVED_RESPONSE_TTL_HOURS = _int("VOICEBOT_SAVED_RESPONSE_TTL_HOURS", 24, minimum=1)
+VOICEBOT_CODEX_TIMEOUT_S = _float("VOICEBOT_CODEX_TIMEOUT_S", 45.0, minimum=1.0)
+VOICEBOT_SANDBOX_DIR = env.str("VOICEBOT_SANDBOX_DIR", default="")
+VOICEBOT_SANDBOX_PYTHON = env.str("VOICEBOT_SANDBOX_PYTHON", default="")
+VOICEBOT_SANDBOX_WALL_SECONDS = _float("VOICEBOT_SANDBOX_WALL_SECONDS", 20.0, minimum=1.0)
+VOICEBOT_SANDBOX_CPU_SECONDS = _int("VOICEBOT_SANDBOX_CPU_SECONDS", 10, minimum=1)
+VOICEBOT_SANDBOX_MEMORY_MB = _int("VOICEBOT_SANDBOX_MEMORY_MB", 512, minimum=64)
+VOICEBOT_SANDBOX_FILE_SIZE_MB = _int("VOICEBOT_SANDBOX_FILE_SIZE_MB", 20, minimum=1)
+VOICEBOT_SANDBOX_HIDE_PATHS = _list("VOICEBOT_SANDBOX_HIDE_PATHS")
+CELERY_BEAT_SCHEDULE["voicebot-cleanup-expired"] = {
+    "task": "integrations.tasks.cleanup_expired",
+    "schedule": _int("VOICEBOT_CLEANUP_INTERVAL_S", 600, minimum=60),
+}
 
 # --- Audio ---------------------------------------------------------------------------------------
 # Model caches: Whisper / faster-whisper downloads (size names) and Piper voices (<name>.onnx + .json).
