@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from django.urls import path
+
+from embed.consumers import PublicChatConsumer
+
 websocket_urlpatterns: list = [
-    # path("public/v1/ws/bots/<uuid:bot_id>/chat", PublicChatConsumer.as_asgi()),
+    path("public/v1/ws/bots/<uuid:bot_id>/chat", PublicChatConsumer.as_asgi()),
 ]

@@ -29,6 +29,7 @@ from django.utils import timezone
 from bots import crypto
 from bots.models import Bot
 from conversations.models import Conversation, Message
+from embed import limits
 from embed.models import CLIENT_KEY_HASH_PURPOSE, CLIENT_KEY_PREFIX, ClientKey
 
 SIGNING_SECRET_PREFIX = "igxs_"
@@ -354,3 +355,106 @@ def conversation_history(conversation: Conversation, *, limit: int | None = None
 
 def conversation_has_messages(conversation: Conversation) -> bool:
     return Message.objects.filter(conversation=conversation).exists()
+
+
+# --- the public socket's checks --------------------------------------------------------------------
+
+
+class Refusal(Exception):
+    """A request the public socket refuses: sent as an `error` event, then closed when `close_code` is set."""
+
+    def __init__(self, message: str, *, code: str, close_code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.close_code = close_code
+
+
+def public_connect(
+    *, secret: str | None, user_conversation_id: str | None, origin: str | None, bot_id: uuid.UUID
+) -> tuple[ClientKey, Bot, str]:
+    """The connect-time checks, in the reference's order and with its close codes.
+
+    1. key or user_conversation_id missing (or the id unusable): 4400; 2. invalid or revoked key: 4401;
+    3. Origin not in the key's list: 4403; 4. bot not allowed for the key: 4403; then (new) an
+    unknown bot: 4404. Returns (key, bot, user_conversation_id).
+    """
+    if not (secret or "").strip() or not (user_conversation_id or "").strip():
+        raise Refusal("Missing key or user_conversation_id", code="bad_request", close_code=4400)
+    try:
+        external_id = validate_user_conversation_id(user_conversation_id)
+    except EmbedInputError as exc:
+        raise Refusal(str(exc), code="bad_request", close_code=4400) from exc
+    try:
+        key = client_key_verify(secret)
+    except ClientKeyError as exc:
+        raise Refusal(str(exc), code="invalid_key", close_code=4401) from exc
+    if not origin_allowed(key, origin):
+        raise Refusal("Origin not allowed", code="origin_not_allowed", close_code=4403)
+    if not bot_allowed(key, bot_id):
+        raise Refusal("Bot not allowed for this key", code="bot_not_allowed", close_code=4403)
+    bot = Bot.objects.filter(pk=bot_id).first()
+    if bot is None:
+        raise Refusal("Bot not found", code="not_found", close_code=4404)
+    client_key_touch(key)
+    return key, bot, external_id
+
+
+def public_admit(*, secret: str, bot: Bot, external_id: str) -> ClientKey:
+    """Per-message checks: the key is still valid (revocation takes effect at once) and within its
+    rate limits, per key and per conversation (counted in the cache, so across processes)."""
+    try:
+        key = client_key_verify(secret)
+    except ClientKeyError as exc:
+        raise Refusal(str(exc), code="invalid_key", close_code=4401) from exc
+    per_key = settings.VOICEBOT_EMBED_RATE_PER_KEY_PER_MINUTE
+    if limits.rate_limit_exceeded("key", str(key.pk), per_key):
+        raise Refusal(f"Rate limit exceeded: at most {per_key} messages per minute for this key", code="rate_limited")
+    per_conversation = settings.VOICEBOT_EMBED_RATE_PER_CONVERSATION_PER_MINUTE
+    ident = hashlib.sha256(f"{key.pk}:{bot.pk}:{external_id}".encode()).hexdigest()
+    if limits.rate_limit_exceeded("conversation", ident, per_conversation):
+        raise Refusal(
+            f"Rate limit exceeded: at most {per_conversation} messages per minute for this conversation",
+            code="rate_limited",
+        )
+    client_key_touch(key)
+    return key
+
+
+class StartResult:
+    """What `start` found: the conversation, whether to greet, and what the caller may see."""
+
+    def __init__(self, conversation: Conversation, *, greet: bool, resume_token: str | None, history: list | None):
+        self.conversation = conversation
+        self.greet = greet
+        self.resume_token = resume_token
+        self.history = history
+
+
+def public_start(
+    *, key: ClientKey, bot: Bot, external_id: str, user_token: str | None, resume_token: str | None
+) -> StartResult:
+    """Get or create the conversation; decide greeting, history and a fresh resume token.
+
+    A new conversation is greeted (as is an old one with no messages, like the reference). The
+    caller gets a resume token only when it created the conversation or proved who it is, and the
+    history only with such a proof: knowing a user id is not enough (docs/embed.md, "History").
+    """
+    conversation, created = embed_conversation_get_or_create(bot=bot, key=key, external_id=external_id)
+    proven = not created and may_read_history(key, conversation, user_token=user_token, resume_token=resume_token)
+    greet = created or not conversation_has_messages(conversation)
+    return StartResult(
+        conversation,
+        greet=greet,
+        resume_token=resume_token_issue(key, conversation) if (created or proven) else None,
+        history=conversation_history(conversation) if proven else None,
+    )
+
+
+def public_history(
+    *, key: ClientKey, conversation: Conversation, user_token: str | None, resume_token: str | None
+) -> list[dict]:
+    """The `history` message: earlier messages for a caller that proves who it is."""
+    if not may_read_history(key, conversation, user_token=user_token, resume_token=resume_token):
+        raise Refusal("History needs a valid user_token or resume_token", code="forbidden")
+    return conversation_history(conversation)
