@@ -1,0 +1,66 @@
+"""openai-whisper (PyTorch): the reference's ASR.
+
+The model field is a size name (downloaded once into VOICEBOT_MODELS_DIR/whisper) or a local `.pt`
+checkpoint, which `whisper.load_model` reads as-is. Device `auto` picks cuda, then mps, then cpu.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from audio.asr.base import AsrError, AsrSpec, Transcription, download_root, local_model_path
+
+
+def _device(requested: str) -> str:
+    import torch
+
+    if requested != "auto":
+        return requested
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+class OpenAIWhisperModel:
+    def __init__(self, spec: AsrSpec) -> None:
+        try:
+            import whisper
+        except ImportError as exc:  # pragma: no cover - listed in requirements-voice.txt
+            raise AsrError("openai-whisper is not installed: pip install -r requirements-voice.txt") from exc
+        self.spec = spec
+        self.device = _device(spec.device)
+        local = local_model_path(spec.model)
+        if local is None and spec.model not in whisper.available_models():
+            raise AsrError(
+                f"Unknown Whisper model {spec.model!r}: use one of {', '.join(whisper.available_models())} "
+                "or the path of a checkpoint file"
+            )
+        try:
+            self._model = whisper.load_model(
+                str(local) if local else spec.model,
+                device=self.device,
+                download_root=str(download_root("whisper")),
+            )
+        except Exception as exc:
+            raise AsrError(f"Could not load Whisper model {spec.model!r}: {exc}") from exc
+        self._lock = threading.Lock()
+
+    def transcribe(self, samples: np.ndarray, *, language: str | None) -> Transcription:
+        if samples.size == 0:
+            return Transcription(text="", language=language or "")
+        with self._lock:  # a torch module is not safe to run from two threads at once
+            result = self._model.transcribe(
+                np.asarray(samples, dtype=np.float32),
+                language=language,
+                task="transcribe",
+                temperature=0.0,
+                fp16=self.device == "cuda",
+                verbose=None,
+                condition_on_previous_text=False,
+            )
+        return Transcription(text=str(result.get("text", "")).strip(), language=str(result.get("language") or ""))

@@ -1,0 +1,103 @@
+"""Which TTS engines exist, how a bot selects a voice, and the per-process cache of loaded voices."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+
+from audio.model_cache import ModelCache
+from audio.pcm import wav_bytes
+from audio.tts.base import TtsError, TtsSpec, TtsVoice
+from conversations.engine.events import Audio
+
+if TYPE_CHECKING:
+    from bots.models import Bot
+
+
+def _piper(spec: TtsSpec) -> TtsVoice:
+    from audio.tts.piper import PiperTts
+
+    return PiperTts(spec)
+
+
+def _xtts(spec: TtsSpec) -> TtsVoice:
+    from audio.tts.xtts import XttsTts
+
+    return XttsTts(spec)
+
+
+def _openai(spec: TtsSpec) -> TtsVoice:
+    from audio.tts.openai import OpenAITts
+
+    return OpenAITts(spec)
+
+
+_ENGINES: dict[str, Callable[[TtsSpec], TtsVoice]] = {"piper": _piper, "xtts": _xtts, "openai": _openai}
+_ALIASES = {"xtts_local": "xtts", "openai_tts": "openai"}  # the reference's vendor names
+_cache: ModelCache[TtsVoice] = ModelCache(lambda: settings.VOICEBOT_MODEL_CACHE_SIZE)
+
+
+def tts_engines() -> list[str]:
+    return list(_ENGINES)
+
+
+def _openai_credentials(bot: Bot) -> tuple[str, str]:
+    """(api key, base url): the bot's stored key, else the server's OPENAI_API_KEY. Sync (reads the DB)."""
+    key = bot.openai_key if bot.openai_key_id else None
+    if key is not None:
+        return key.get_secret(), key.base_url or settings.OPENAI_BASE_URL
+    return settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL
+
+
+def spec_for_bot(bot: Bot) -> TtsSpec:
+    """The bot's voice settings. Sync: it may read and decrypt the bot's key (call via a thread)."""
+    vendor = _ALIASES.get(bot.tts_vendor, bot.tts_vendor)
+    if vendor == "piper":
+        return TtsSpec(vendor=vendor, voice=bot.tts_voice, speaker_id=bot.speaker_id or "")
+    if vendor == "xtts":
+        return TtsSpec(
+            vendor=vendor,
+            model=bot.xtts_model,
+            language=bot.tts_language,
+            speaker_wav=bot.speaker_wav or (bot.tts_voice if bot.tts_voice.endswith(".wav") else ""),
+            speaker_id=bot.speaker_id or "",
+            split_sentences=bot.tts_split_sentences,
+        )
+    if vendor == "openai":
+        api_key, base_url = _openai_credentials(bot)
+        return TtsSpec(
+            vendor=vendor,
+            voice=bot.openai_tts_voice,
+            model=bot.openai_tts_model,
+            speed=bot.openai_tts_speed or 1.0,
+            api_key=api_key,
+            base_url=base_url,
+        )
+    return TtsSpec(vendor=vendor)
+
+
+def load_tts(spec: TtsSpec) -> TtsVoice:
+    """Blocking: the cached voice, loading it on first use."""
+    factory = _ENGINES.get(spec.vendor)
+    if factory is None:
+        raise TtsError(f"Unknown TTS engine {spec.vendor!r}: use one of {', '.join(_ENGINES)}")
+    return _cache.get(spec, lambda: factory(spec))
+
+
+def cached_tts_specs() -> list[TtsSpec]:
+    return list(_cache.cached_keys())  # type: ignore[arg-type]
+
+
+def synthesize_sync(spec: TtsSpec, text: str) -> Audio:
+    """Text → one Audio event (a complete WAV at the voice's real rate)."""
+    voice = load_tts(spec)
+    samples = voice.synthesize(text)
+    return Audio(wav=wav_bytes(samples, voice.sample_rate), sample_rate=voice.sample_rate)
+
+
+async def synthesize(spec: TtsSpec, text: str) -> Audio:
+    """Load (first time) and synthesise in a worker thread: never on the event loop."""
+    return await asyncio.to_thread(synthesize_sync, spec, text)
