@@ -1,0 +1,228 @@
+"""Validation of integration-tool fields, shared by the REST API, the Studio editor (live validation)
+and the admin. The reference stored whatever it was given; a bad JSON Schema or template then failed
+mid-conversation. Here each field is checked when saved and errors name the field.
+
+Every public function raises django `ValidationError({field: message})`; `clean_tool_fields` runs
+them all and reports every bad field at once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+from django.core.exceptions import ValidationError
+from jinja2.sandbox import SandboxedEnvironment
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from integrations.models import TOOL_NAME_RE, IntegrationTool
+
+# Names the model must never see twice: system tools (and their aliases) are offered first, so an
+# integration with one of these names would be silently shadowed.
+RESERVED_TOOL_NAMES = frozenset(
+    {"set_metadata", "set_variable", "web_search", "recall_http_response", "export_http_response"}
+)
+MAX_TEMPLATE_CHARS = 100_000
+_TOOL_NAME = re.compile(TOOL_NAME_RE)
+_PLACEHOLDER = re.compile(r"\{\{.*?\}\}", re.S)
+_jinja = SandboxedEnvironment(autoescape=False)
+
+# Input names accepted for each stored field: the reference's `*_json` text names and plain names.
+FIELD_ALIASES: dict[str, tuple[str, ...]] = {
+    "parameters_schema": ("parameters_schema_json", "parameters_schema"),
+    "response_schema": ("response_schema_json", "response_schema"),
+    "response_mapper": ("response_mapper_json", "response_mapper"),
+    "headers_template": ("headers_template_json", "headers_template"),
+}
+
+
+def reserved_tool_names() -> set[str]:
+    """System tool names from the engine's registry plus the fixed reserved list."""
+    from conversations.engine.tools import system_tool_names
+
+    return set(RESERVED_TOOL_NAMES) | system_tool_names()
+
+
+def validate_tool_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationError({"name": "Tool name is required"})
+    name = name.strip()
+    if not _TOOL_NAME.match(name):
+        raise ValidationError({"name": "Use 1-64 letters, digits, _ or - (OpenAI's function name rule)."})
+    if name in reserved_tool_names():
+        raise ValidationError({"name": f"{name!r} is a system tool name; choose another name."})
+    return name
+
+
+def validate_url_template(url: Any) -> str:
+    """An http(s) URL once its `{{…}}` placeholders are filled (checked with a stand-in value)."""
+    if not isinstance(url, str) or not url.strip():
+        raise ValidationError({"url": "URL is required."})
+    url = url.strip()
+    if len(url) > 2000:
+        raise ValidationError({"url": "URL is longer than 2000 characters."})
+    if any(ch.isspace() for ch in _PLACEHOLDER.sub("x", url)):
+        raise ValidationError({"url": "URL must not contain spaces outside {{…}} placeholders."})
+    parts = urlsplit(_PLACEHOLDER.sub("x", url))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValidationError({"url": "URL must start with http:// or https:// and name a host."})
+    return url
+
+
+def validate_method(method: Any) -> str:
+    value = (method or "GET").strip().upper() if isinstance(method, str) or method is None else method
+    if value not in IntegrationTool.Method.values:
+        raise ValidationError({"method": f"Method must be one of {', '.join(IntegrationTool.Method.values)}."})
+    return value
+
+
+def parse_json_value(value: Any, *, field: str) -> Any:
+    """A JSON text field: accept the parsed object, or a JSON string; blank text means None."""
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        try:
+            return json.loads(value)
+        except ValueError as exc:
+            raise ValidationError({field: f"Invalid JSON: {exc}"}) from None
+    return value
+
+
+def validate_json_schema(value: Any, *, field: str, object_only: bool = False) -> dict | None:
+    """A JSON Schema valid against the Draft 2020-12 meta-schema (None when blank)."""
+    schema = parse_json_value(value, field=field)
+    if schema is None:
+        return None
+    if not isinstance(schema, dict):
+        raise ValidationError({field: "Must be a JSON Schema object."})
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
+        raise ValidationError({field: f"Not a valid JSON Schema at {where}: {exc.message}"}) from None
+    if object_only and schema.get("type", "object") != "object":
+        raise ValidationError({field: 'The arguments schema must describe an object ("type": "object").'})
+    return schema
+
+
+def validate_headers_template(value: Any) -> dict[str, str]:
+    """A JSON object of header name → value template (both strings); blank means no headers."""
+    headers = parse_json_value(value, field="headers_template_json")
+    if headers is None:
+        return {}
+    if not isinstance(headers, dict):
+        raise ValidationError({"headers_template_json": "Must be a JSON object of header names to values."})
+    for name, header_value in headers.items():
+        if not name.strip() or any(ch in name for ch in ":\r\n "):
+            raise ValidationError({"headers_template_json": f"{name!r} is not a valid header name."})
+        if not isinstance(header_value, str):
+            raise ValidationError({"headers_template_json": f"The value of {name!r} must be a string."})
+        if "\r" in header_value or "\n" in header_value:
+            raise ValidationError({"headers_template_json": f"The value of {name!r} must be on one line."})
+    return headers
+
+
+def validate_response_mapper(value: Any) -> dict[str, Any]:
+    """`{metadata_key: template}`; blank means no mapping."""
+    mapper = parse_json_value(value, field="response_mapper_json")
+    if mapper is None:
+        return {}
+    if not isinstance(mapper, dict):
+        raise ValidationError({"response_mapper_json": "Must be a JSON object of metadata keys to templates."})
+    for key in mapper:
+        if not key.strip():
+            raise ValidationError({"response_mapper_json": "Metadata keys must not be blank."})
+    return mapper
+
+
+def parse_args_required(value: Any) -> list[str]:
+    """A list of argument names, given as a list, a JSON list text, or comma/newline separated text."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            value = parse_json_value(text, field="args_required")
+        else:
+            value = [part for part in re.split(r"[,\n]", text)]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ValidationError({"args_required": "Must be a list of argument names."})
+    names = list(dict.fromkeys(v.strip() for v in value if v.strip()))
+    for name in names:
+        if len(name) > 64:
+            raise ValidationError({"args_required": f"{name[:20]!r}… is longer than 64 characters."})
+    return names
+
+
+def validate_jinja_template(value: Any, *, field: str = "static_reply_template") -> str:
+    """Jinja2 syntax, parsed (not rendered) by the same sandboxed environment that renders replies."""
+    text = _text(value, field=field)
+    if text.strip():
+        try:
+            _jinja.parse(text)
+        except jinja2.TemplateSyntaxError as exc:
+            raise ValidationError({field: f"Jinja2 syntax error on line {exc.lineno}: {exc.message}"}) from None
+    return text
+
+
+def _text(value: Any, *, field: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValidationError({field: "Must be text."})
+    if len(value) > MAX_TEMPLATE_CHARS:
+        raise ValidationError({field: f"Longer than {MAX_TEMPLATE_CHARS} characters."})
+    return value
+
+
+def _bool(value: Any, *, field: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ValidationError({field: "Must be true or false."})
+
+
+_CLEANERS = {
+    "name": validate_tool_name,
+    "description": lambda v: _text(v, field="description").strip(),
+    "url": validate_url_template,
+    "method": validate_method,
+    "enabled": lambda v: _bool(v, field="enabled"),
+    "use_codex_response": lambda v: _bool(v, field="use_codex_response"),
+    "args_required": parse_args_required,
+    "headers_template": validate_headers_template,
+    "request_body_template": lambda v: _text(v, field="request_body_template"),
+    "parameters_schema": lambda v: validate_json_schema(v, field="parameters_schema_json", object_only=True),
+    "response_schema": lambda v: validate_json_schema(v, field="response_schema_json"),
+    "response_mapper": validate_response_mapper,
+    "static_reply_template": validate_jinja_template,
+    "codex_prompt": lambda v: _text(v, field="codex_prompt"),
+}
+TOOL_FIELDS = tuple(_CLEANERS)
+
+
+def clean_tool_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate the given fields (any subset) and return them under the model's names.
+
+    Accepts the reference's names (`parameters_schema_json`, `headers_template_json`, …) and the plain
+    ones. Unknown keys are ignored. Raises one ValidationError listing every bad field.
+    """
+    cleaned: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    for target, cleaner in _CLEANERS.items():
+        names = FIELD_ALIASES.get(target, (target,))
+        given = [n for n in names if n in data]
+        if not given:
+            continue
+        try:
+            cleaned[target] = cleaner(data[given[0]])
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                errors.setdefault(field, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
