@@ -1,3 +1,10 @@
 """REST routes of the conversations app (mounted under /api/)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from conversations import api
+
+urlpatterns = [
+    path("conversations", api.ConversationListApi.as_view(), name="api-conversations"),
+    path("conversations/<uuid:conversation_id>", api.ConversationDetailApi.as_view(), name="api-conversation"),
+]
