@@ -1,3 +1,9 @@
 """Public download route for export tokens."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from integrations import views
+
+urlpatterns = [
+    path("api/downloads/<str:token>", views.download, name="download"),
+]

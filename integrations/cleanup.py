@@ -1,0 +1,43 @@
+"""Delete what has expired: download tokens, exports, saved responses (rows AND files) and stale
+sandbox temp dirs. Run by Celery beat (`integrations.tasks.cleanup_expired`) and by
+`manage.py voicebot_cleanup`."""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+from django.utils import timezone
+
+from integrations.models import DownloadToken, Export, SavedResponse
+from integrations.sandbox import sandbox_root
+
+STALE_SANDBOX_SECONDS = 3600
+
+
+def _delete_with_files(queryset) -> int:
+    count = 0
+    for row in queryset.iterator():
+        if row.file:
+            row.file.delete(save=False)
+        row.delete()
+        count += 1
+    return count
+
+
+def cleanup_expired() -> dict[str, int]:
+    now = timezone.now()
+    tokens, _ = DownloadToken.objects.filter(expires_at__lte=now).delete()
+    exports = _delete_with_files(Export.objects.filter(expires_at__lte=now))
+    saved = _delete_with_files(SavedResponse.objects.filter(expires_at__lte=now))
+    temp_dirs = 0
+    cutoff = time.time() - STALE_SANDBOX_SECONDS
+    root = sandbox_root()
+    for entry in root.iterdir():
+        try:
+            if entry.is_dir() and not entry.is_symlink() and entry.stat().st_mtime < cutoff:
+                shutil.rmtree(entry, ignore_errors=True)
+                temp_dirs += 1
+        except OSError:
+            continue
+    return {"tokens": tokens, "exports": exports, "saved_responses": saved, "temp_dirs": temp_dirs}
