@@ -1,0 +1,203 @@
+"""REST endpoints to browse stored conversations (the reference's §2.4 and §2.5 shapes).
+
+`metadata_json` (a JSON string) is kept for reference clients; `metadata` is the same as an object.
+Conversations are only read here; the engine and the transports write them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from bots.serializers import BotOutputSerializer
+from conversations.models import Conversation, Message
+
+PAGE_SIZE_DEFAULT = 50
+PAGE_SIZE_MIN = 10
+PAGE_SIZE_MAX = 200
+
+
+def conversation_list(*, bot_id=None, test_flag: bool | None = None) -> QuerySet[Conversation]:
+    """Conversations, most recently active first, with their bot in the same query."""
+    conversations = Conversation.objects.select_related("bot").order_by("-updated_at")
+    if bot_id is not None:
+        conversations = conversations.filter(bot_id=bot_id)
+    if test_flag is not None:
+        conversations = conversations.filter(test_flag=test_flag)
+    return conversations
+
+
+class ConversationListQuery(serializers.Serializer):
+    """Query parameters; page and page_size are clamped (not refused) like the reference."""
+
+    page = serializers.IntegerField(required=False, default=1)
+    page_size = serializers.IntegerField(required=False, default=PAGE_SIZE_DEFAULT)
+    bot_id = serializers.UUIDField(required=False)
+    test_flag = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+    def validate_page(self, value: int) -> int:
+        return max(1, value)
+
+    def validate_page_size(self, value: int) -> int:
+        return min(PAGE_SIZE_MAX, max(PAGE_SIZE_MIN, value))
+
+
+class ConversationOutputSerializer(serializers.ModelSerializer):
+    bot_id = serializers.UUIDField(read_only=True)
+    bot_name = serializers.SerializerMethodField()
+    metadata_json = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Conversation
+        fields = (
+            "id",
+            "bot_id",
+            "bot_name",
+            "test_flag",
+            "metadata_json",
+            "metadata",
+            "llm_input_tokens_est",
+            "llm_output_tokens_est",
+            "cost_usd_est",
+            "last_asr_ms",
+            "last_llm_ttfb_ms",
+            "last_llm_total_ms",
+            "last_tts_first_audio_ms",
+            "last_total_ms",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = fields
+
+    def get_bot_name(self, conversation: Conversation) -> str | None:
+        return conversation.bot.name if conversation.bot_id else None
+
+    def get_metadata_json(self, conversation: Conversation) -> str:
+        return json.dumps(conversation.metadata or {}, ensure_ascii=False)
+
+
+class MessageMetricsSerializer(serializers.Serializer):
+    """The reference's short metric names."""
+
+    in_ = serializers.IntegerField(allow_null=True, source="input_tokens_est", label="in")
+    out = serializers.IntegerField(allow_null=True, source="output_tokens_est")
+    cost = serializers.FloatField(allow_null=True, source="cost_usd_est")
+    asr = serializers.IntegerField(allow_null=True, source="asr_ms")
+    llm1 = serializers.IntegerField(allow_null=True, source="llm_ttfb_ms")
+    llm = serializers.IntegerField(allow_null=True, source="llm_total_ms")
+    tts1 = serializers.IntegerField(allow_null=True, source="tts_first_audio_ms")
+    total = serializers.IntegerField(allow_null=True, source="total_ms")
+
+    def to_representation(self, message: Message) -> dict[str, Any]:
+        data = super().to_representation(message)
+        data["in"] = data.pop("in_")
+        return data
+
+
+class MessageOutputSerializer(serializers.ModelSerializer):
+    tool = serializers.SerializerMethodField()
+    tool_name = serializers.SerializerMethodField()
+    tool_kind = serializers.SerializerMethodField()
+    metrics = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Message
+        fields = ("id", "role", "content", "created_at", "tool", "tool_name", "tool_kind", "metrics", "interrupted")
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_tool(self, message: Message) -> dict | None:
+        return message.tool_payload
+
+    def get_tool_name(self, message: Message) -> str | None:
+        if message.tool_name:
+            return message.tool_name
+        name = (message.tool_payload or {}).get("tool")
+        return name if isinstance(name, str) else None
+
+    def get_tool_kind(self, message: Message) -> str | None:
+        if message.tool_kind:
+            return message.tool_kind
+        payload = message.tool_payload or {}
+        if "arguments" in payload:
+            return Message.ToolKind.CALL
+        if "result" in payload:
+            return Message.ToolKind.RESULT
+        return None
+
+    @extend_schema_field(MessageMetricsSerializer)
+    def get_metrics(self, message: Message) -> dict[str, Any]:
+        return MessageMetricsSerializer(message).data
+
+
+class ConversationListApi(APIView):
+    @extend_schema(
+        operation_id="conversations_list",
+        parameters=[ConversationListQuery],
+        responses={
+            200: inline_serializer(
+                "ConversationPage",
+                {
+                    "items": ConversationOutputSerializer(many=True),
+                    "page": serializers.IntegerField(),
+                    "page_size": serializers.IntegerField(),
+                    "total": serializers.IntegerField(),
+                },
+            )
+        },
+    )
+    def get(self, request: Request) -> Response:
+        query = ConversationListQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page, page_size = query.validated_data["page"], query.validated_data["page_size"]
+        conversations = conversation_list(
+            bot_id=query.validated_data.get("bot_id"), test_flag=query.validated_data.get("test_flag")
+        )
+        offset = (page - 1) * page_size
+        return Response(
+            {
+                "items": ConversationOutputSerializer(conversations[offset : offset + page_size], many=True).data,
+                "page": page,
+                "page_size": page_size,
+                "total": conversations.count(),
+            }
+        )
+
+
+class ConversationDetailApi(APIView):
+    @extend_schema(
+        operation_id="conversations_retrieve",
+        responses={
+            200: inline_serializer(
+                "ConversationDetail",
+                {
+                    "conversation": ConversationOutputSerializer(),
+                    "bot": BotOutputSerializer(),
+                    "messages": MessageOutputSerializer(many=True),
+                },
+            )
+        },
+    )
+    def get(self, request: Request, conversation_id) -> Response:
+        conversation = get_object_or_404(
+            Conversation.objects.select_related("bot").prefetch_related(
+                Prefetch("messages", queryset=Message.objects.order_by("created_at", "id"))
+            ),
+            pk=conversation_id,
+        )
+        return Response(
+            {
+                "conversation": ConversationOutputSerializer(conversation).data,
+                "bot": BotOutputSerializer(conversation.bot).data,
+                "messages": MessageOutputSerializer(conversation.messages.all(), many=True).data,
+            }
+        )
