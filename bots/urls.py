@@ -1,3 +1,41 @@
-"""Studio pages (mounted at /)."""
+"""Every Studio page (mounted at /). Views live in each app's `studio_views.py`."""
 
-urlpatterns: list = []
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from bots import studio_views as bots_views
+from conversations import studio_views as conversations_views
+from embed import studio_views as embed_views
+
+app_name = "studio"
+
+urlpatterns = [
+    path(
+        "login/",
+        auth_views.LoginView.as_view(template_name="studio/login.html", redirect_authenticated_user=False),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", bots_views.dashboard, name="dashboard"),
+    path("bots/", bots_views.dashboard, name="bot_list"),
+    path("bots/new/", bots_views.bot_create_view, name="bot_create"),
+    path("bots/<uuid:bot_id>/", bots_views.bot_edit, name="bot_edit"),
+    path("bots/<uuid:bot_id>/delete/", bots_views.bot_delete_view, name="bot_delete"),
+    path("bots/<uuid:bot_id>/system-tools/", bots_views.bot_system_tools, name="bot_system_tools"),
+    path("keys/", embed_views.keys_page, name="keys"),
+    path("keys/provider/", bots_views.provider_key_create_view, name="provider_key_create"),
+    path("keys/provider/<uuid:key_id>/delete/", bots_views.provider_key_delete_view, name="provider_key_delete"),
+    path("keys/provider/<uuid:key_id>/test/", bots_views.provider_key_test_view, name="provider_key_test"),
+    path("keys/client/", embed_views.client_key_create_view, name="client_key_create"),
+    path("keys/client/<uuid:key_id>/", embed_views.client_key_update_view, name="client_key_update"),
+    path("keys/client/<uuid:key_id>/revoke/", embed_views.client_key_revoke_view, name="client_key_revoke"),
+    path("conversations/", conversations_views.conversation_list, name="conversation_list"),
+    path("conversations/<uuid:conversation_id>/", conversations_views.conversation_detail, name="conversation_detail"),
+    path(
+        "conversations/<uuid:conversation_id>/export.json",
+        conversations_views.conversation_export,
+        name="conversation_export",
+    ),
+]

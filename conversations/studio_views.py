@@ -1,0 +1,132 @@
+"""Studio pages for stored conversations: a filtered, paginated list, a transcript, and a JSON export."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+
+from bots.studio_views import fmt_ms, latency_parts, staff_required
+from conversations.models import Conversation, Message
+from conversations.studio_forms import ConversationFilterForm, conversation_list_queryset
+
+MESSAGE_LATENCIES = {
+    "asr_ms": "ASR",
+    "llm_ttfb_ms": "LLM 1st",
+    "llm_total_ms": "LLM",
+    "tts_first_audio_ms": "TTS 1st",
+    "total_ms": "total",
+}
+CONVERSATION_LATENCIES = {
+    "last_asr_ms": "ASR",
+    "last_llm_ttfb_ms": "LLM 1st",
+    "last_llm_total_ms": "LLM",
+    "last_tts_first_audio_ms": "TTS 1st",
+    "last_total_ms": "total",
+}
+
+
+@staff_required
+def conversation_list(request: HttpRequest) -> HttpResponse:
+    form = ConversationFilterForm(request.GET or None)
+    queryset = conversation_list_queryset()
+    if form.is_bound:
+        form.is_valid()
+        queryset = form.filter(queryset)
+    paginator = Paginator(queryset, form.page_size_value() if form.is_bound else 50)
+    page = paginator.get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"form": form, "page": page, "query": query.urlencode()}
+    template = "studio/conversations/_results.html" if request.htmx else "studio/conversations/list.html"
+    return render(request, template, context)
+
+
+def _message_view(message: Message) -> dict[str, Any]:
+    """What the transcript shows for one message (tool rows with their JSON pretty-printed)."""
+    payload = message.tool_payload
+    metrics = latency_parts(message, MESSAGE_LATENCIES)
+    tokens = []
+    if message.input_tokens_est is not None or message.output_tokens_est is not None:
+        tokens.append(f"tok in {message.input_tokens_est or 0} • out {message.output_tokens_est or 0}")
+    if message.cost_usd_est is not None:
+        tokens.append(f"cost ${message.cost_usd_est:.6f}")
+    kind = message.tool_kind or ("call" if payload and "arguments" in payload else "result" if payload else "")
+    return {
+        "message": message,
+        "kind": kind,
+        "tool_name": message.tool_name or (payload or {}).get("tool", ""),
+        "pretty": json.dumps(payload, indent=2, ensure_ascii=False) if payload is not None else message.content,
+        "metrics_line": " • ".join(tokens + [f"{label} {value}" for label, value in metrics]),
+    }
+
+
+@staff_required
+def conversation_detail(request: HttpRequest, conversation_id: Any) -> HttpResponse:
+    conversation = get_object_or_404(Conversation.objects.select_related("bot", "client_key"), pk=conversation_id)
+    messages = [_message_view(m) for m in conversation.messages.order_by("created_at")]
+    context = {
+        "conversation": conversation,
+        "messages_view": messages,
+        "metadata_pretty": json.dumps(conversation.metadata, indent=2, ensure_ascii=False, sort_keys=True),
+        "latency": latency_parts(conversation, CONVERSATION_LATENCIES),
+        "fmt_total": fmt_ms(conversation.last_total_ms),
+    }
+    return render(request, "studio/conversations/detail.html", context)
+
+
+def transcript_export(conversation: Conversation) -> dict[str, Any]:
+    """The transcript in the reference's `GET /api/conversations/{id}` shape (conversation + messages)."""
+
+    def iso(value: Any) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "conversation": {
+            "id": str(conversation.id),
+            "bot_id": str(conversation.bot_id),
+            "bot_name": conversation.bot.name,
+            "test_flag": conversation.test_flag,
+            "metadata": conversation.metadata,
+            "llm_input_tokens_est": conversation.llm_input_tokens_est,
+            "llm_output_tokens_est": conversation.llm_output_tokens_est,
+            "cost_usd_est": conversation.cost_usd_est,
+            **{field: getattr(conversation, field) for field in CONVERSATION_LATENCIES},
+            "created_at": iso(conversation.created_at),
+            "updated_at": iso(conversation.updated_at),
+        },
+        "messages": [
+            {
+                "id": str(m.id),
+                "role": m.role,
+                "content": m.content,
+                "created_at": iso(m.created_at),
+                "tool": m.tool_payload,
+                "tool_name": m.tool_name or None,
+                "tool_kind": m.tool_kind or None,
+                "interrupted": m.interrupted,
+                "metrics": {
+                    "in": m.input_tokens_est,
+                    "out": m.output_tokens_est,
+                    "cost": m.cost_usd_est,
+                    "asr": m.asr_ms,
+                    "llm1": m.llm_ttfb_ms,
+                    "llm": m.llm_total_ms,
+                    "tts1": m.tts_first_audio_ms,
+                    "total": m.total_ms,
+                },
+            }
+            for m in conversation.messages.order_by("created_at")
+        ],
+    }
+
+
+@staff_required
+def conversation_export(request: HttpRequest, conversation_id: Any) -> HttpResponse:
+    conversation = get_object_or_404(Conversation.objects.select_related("bot"), pk=conversation_id)
+    response = JsonResponse(transcript_export(conversation), json_dumps_params={"indent": 2, "ensure_ascii": False})
+    response["Content-Disposition"] = f'attachment; filename="conversation-{conversation.id}.json"'
+    return response
