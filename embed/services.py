@@ -29,6 +29,7 @@ from django.utils import timezone
 from bots import crypto
 from bots.models import Bot
 from conversations.models import Conversation, Message
+from conversations.services import conversation_start
 from embed import limits
 from embed.models import CLIENT_KEY_HASH_PURPOSE, CLIENT_KEY_PREFIX, ClientKey
 
@@ -334,7 +335,7 @@ def embed_conversation_get_or_create(*, bot: Bot, key: ClientKey, external_id: s
         return existing, False
     try:
         with transaction.atomic():
-            return Conversation.objects.create(**lookup, test_flag=False), True
+            return conversation_start(bot=bot, test_flag=False, external_id=external_id, client_key=key), True
     except IntegrityError:
         return Conversation.objects.get(**lookup), False
 
