@@ -95,29 +95,53 @@ def disabled_names(bot: Bot) -> set[str]:
     return {n for n in names if not (n in _system_tools and not _system_tools[n].can_disable)}
 
 
+@dataclass
+class ToolSet:
+    """The tools of one bot for one turn, resolved once (providers run a query each)."""
+
+    offered: list[Tool]
+    known_names: set[str]  # every name some tool answers to, offered or disabled
+    disabled: set[str]
+
+    def definitions(self) -> list[dict[str, Any]]:
+        return [tool.definition() for tool in self.offered]
+
+    def find(self, name: str) -> tuple[Tool | None, str]:
+        """(tool, "") when offered, else (None, "disabled" | "unknown")."""
+        wanted = canonical_name(name)
+        for tool in self.offered:
+            if tool.name == wanted:
+                return tool, ""
+        return None, ("disabled" if wanted in self.known_names else "unknown")
+
+
+def resolve_tools(bot: Bot) -> ToolSet:
+    """Enabled system tools (registration order), then provider tools not shadowing a taken name.
+
+    Synchronous (providers run ORM code): call it from a thread in async code.
+    """
+    disabled = disabled_names(bot)
+    offered: list[Tool] = [t for t in _system_tools.values() if t.name not in disabled]
+    known = set(_system_tools)
+    taken = {t.name for t in offered} | set(_aliases) | set(_system_tools)
+    for provider in _providers:
+        for tool in provider(bot):
+            known.add(tool.name)
+            if tool.name in disabled or tool.name in taken:
+                continue
+            offered.append(tool)
+            taken.add(tool.name)
+    return ToolSet(offered=offered, known_names=known, disabled=disabled)
+
+
 def tools_for_bot(bot: Bot) -> list[Tool]:
     """Every tool offered to the model for this bot: enabled system tools, then provider tools.
 
     Providers run synchronous ORM code; call this from a thread (sync_to_async) in async code.
     """
-    disabled = disabled_names(bot)
-    offered: list[Tool] = [t for t in _system_tools.values() if t.name not in disabled]
-    taken = {t.name for t in offered} | set(_aliases)
-    for provider in _providers:
-        for tool in provider(bot):
-            if tool.name in disabled or tool.name in taken or tool.name in _system_tools:
-                continue
-            offered.append(tool)
-            taken.add(tool.name)
-    return offered
+    return resolve_tools(bot).offered
 
 
 def find_tool(bot: Bot, name: str) -> tuple[Tool | None, str]:
     """Resolve a called name to (tool, reason). reason is "" when found, else "disabled" or "unknown"."""
-    wanted = canonical_name(name)
-    for tool in tools_for_bot(bot):
-        if tool.name == wanted:
-            return tool, ""
-    if wanted in _system_tools or any(t.name == wanted for p in _providers for t in p(bot)):
-        return None, "disabled"
-    return None, "unknown"
+    return resolve_tools(bot).find(name)

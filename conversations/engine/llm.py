@@ -1,0 +1,374 @@
+"""The LLM client layer: which key and server a bot uses, one cached SDK client per (key, server),
+and one streaming function that speaks either the Responses API or Chat Completions and yields the
+same small events for both.
+
+The engine's working format for model input is the Responses API's item list (role messages,
+`function_call`, `function_call_output`); `to_chat_messages` converts it for Chat Completions
+servers (Ollama, vLLM, LM Studio, Azure), chosen by a ProviderKey's `api_style`.
+Retries and timeouts are the SDK's own, configured from settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import weakref
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import openai
+from django.conf import settings
+
+if TYPE_CHECKING:
+    from bots.models import Bot
+
+RESPONSES = "responses"
+CHAT_COMPLETIONS = "chat_completions"
+NO_KEY_MESSAGE = "No OpenAI key configured for this bot."
+
+
+class LLMError(Exception):
+    """A model call failed; `message` is safe to show to the user, `code` is machine-readable."""
+
+    def __init__(self, message: str, code: str = "provider_error") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+@dataclass(frozen=True)
+class LLMTarget:
+    api_key: str = field(repr=False)
+    base_url: str | None
+    api_style: str
+    model: str
+
+
+def resolve_target(bot: Bot) -> LLMTarget:
+    """The bot's stored key (decrypted), else the server's OPENAI_API_KEY. Synchronous (ORM, crypto).
+
+    Raises LLMError("No OpenAI key configured for this bot.") when there is none, and a readable
+    LLMError when the stored key cannot be decrypted.
+    """
+    from bots.crypto import SecretError
+
+    key = bot.openai_key
+    if key is not None:
+        try:
+            secret = key.get_secret()
+        except SecretError as exc:
+            raise LLMError(f"The bot's stored API key cannot be used: {exc}", "key_error") from exc
+        if secret:
+            return LLMTarget(secret, key.base_url or None, key.api_style or RESPONSES, bot.openai_model)
+    secret = settings.OPENAI_API_KEY
+    if not secret:
+        raise LLMError(NO_KEY_MESSAGE, "no_key")
+    style = getattr(settings, "OPENAI_API_STYLE", RESPONSES) or RESPONSES
+    return LLMTarget(secret, settings.OPENAI_BASE_URL or None, style, bot.openai_model)
+
+
+# One client per (key, server, timeout, retries) and event loop: an httpx connection pool belongs to
+# the loop that opened it, and sync views drive the engine on short-lived loops (async_to_sync).
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple, openai.AsyncOpenAI]] = (
+    weakref.WeakKeyDictionary()
+)
+_MAX_CLIENTS_PER_LOOP = 32
+
+
+def client_for(target: LLMTarget) -> openai.AsyncOpenAI:
+    timeout = float(settings.VOICEBOT_OPENAI_TIMEOUT_S)
+    retries = int(settings.VOICEBOT_OPENAI_MAX_RETRIES)
+    cache_key = (hashlib.sha256(target.api_key.encode()).hexdigest(), target.base_url or "", timeout, retries)
+    loop = asyncio.get_running_loop()
+    per_loop = _clients.setdefault(loop, {})
+    client = per_loop.get(cache_key)
+    if client is None:
+        if len(per_loop) >= _MAX_CLIENTS_PER_LOOP:
+            per_loop.pop(next(iter(per_loop)))
+        client = openai.AsyncOpenAI(
+            api_key=target.api_key, base_url=target.base_url, timeout=timeout, max_retries=retries
+        )
+        per_loop[cache_key] = client
+    return client
+
+
+# --- stream events ---------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class TextChunk:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionCall:
+    call_id: str
+    name: str
+    arguments: str
+
+
+@dataclass(slots=True)
+class StreamEnd:
+    """Last event of a model call: the items to send back next step, and the reported usage."""
+
+    output_items: list[dict[str, Any]]
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+
+StreamEvent = TextChunk | FunctionCall | StreamEnd
+
+
+def request_payload(target: LLMTarget, items: list[dict[str, Any]], tools: list[dict[str, Any]]) -> dict[str, Any]:
+    """The exact request body (what debug mode shows and stores)."""
+    if target.api_style == CHAT_COMPLETIONS:
+        payload: dict[str, Any] = {"model": target.model, "messages": to_chat_messages(items), "stream": True}
+        if tools:
+            payload["tools"] = chat_tools(tools)
+        payload["stream_options"] = {"include_usage": True}
+        return payload
+    payload = {"model": target.model, "input": items, "stream": True}
+    if tools:
+        payload["tools"] = tools
+    return payload
+
+
+async def stream_model(
+    target: LLMTarget, items: list[dict[str, Any]], tools: list[dict[str, Any]]
+) -> AsyncIterator[StreamEvent]:
+    """Stream one model call. Raises LLMError (with a human message) for every provider failure."""
+    try:
+        if target.api_style == CHAT_COMPLETIONS:
+            async for event in _stream_chat(target, items, tools):
+                yield event
+        else:
+            async for event in _stream_responses(target, items, tools):
+                yield event
+    except openai.OpenAIError as exc:
+        raise describe_error(exc) from exc
+
+
+async def _stream_responses(
+    target: LLMTarget, items: list[dict[str, Any]], tools: list[dict[str, Any]]
+) -> AsyncIterator[StreamEvent]:
+    kwargs: dict[str, Any] = {"model": target.model, "input": items, "stream": True}
+    if tools:
+        kwargs["tools"] = tools
+    stream = await client_for(target).responses.create(**kwargs)
+    completed = False
+    try:
+        async for event in stream:
+            kind = event.type
+            if kind == "response.output_text.delta":
+                if event.delta:
+                    yield TextChunk(event.delta)
+            elif kind == "response.output_item.done":
+                item = event.item
+                if getattr(item, "type", "") == "function_call":
+                    yield FunctionCall(item.call_id or item.id or "", item.name or "", item.arguments or "")
+            elif kind == "response.completed":
+                completed = True
+                response = event.response
+                usage = response.usage
+                output = [_dump_item(item) for item in response.output or []]
+                yield StreamEnd(
+                    output,
+                    usage.input_tokens if usage else None,
+                    usage.output_tokens if usage else None,
+                )
+            elif kind in ("response.failed", "response.incomplete"):
+                response = event.response
+                detail = getattr(getattr(response, "error", None), "message", "") or getattr(
+                    getattr(response, "incomplete_details", None), "reason", ""
+                )
+                raise LLMError(f"The model stopped before finishing ({detail or kind}).", "provider_error")
+    finally:
+        await stream.close()
+    if not completed:
+        raise LLMError("The model stream ended unexpectedly.", "provider_error")
+
+
+def _dump_item(item: Any) -> dict[str, Any]:
+    data = item.model_dump(exclude_none=True) if hasattr(item, "model_dump") else dict(item)
+    if data.get("type") == "message":
+        # Input items reject output-only fields such as logprobs on text parts.
+        data["content"] = [
+            {k: v for k, v in part.items() if k in ("type", "text", "annotations")} for part in data.get("content", [])
+        ]
+    return data
+
+
+async def _stream_chat(
+    target: LLMTarget, items: list[dict[str, Any]], tools: list[dict[str, Any]]
+) -> AsyncIterator[StreamEvent]:
+    kwargs: dict[str, Any] = {
+        "model": target.model,
+        "messages": to_chat_messages(items),
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    if tools:
+        kwargs["tools"] = chat_tools(tools)
+    stream = await client_for(target).chat.completions.create(**kwargs)
+    text_parts: list[str] = []
+    calls: dict[int, dict[str, str]] = {}
+    usage = None
+    try:
+        async for chunk in stream:
+            if chunk.usage is not None:
+                usage = chunk.usage
+            for choice in chunk.choices or []:
+                delta = choice.delta
+                if delta is None:
+                    continue
+                if delta.content:
+                    text_parts.append(delta.content)
+                    yield TextChunk(delta.content)
+                for call in delta.tool_calls or []:
+                    slot = calls.setdefault(call.index, {"id": "", "name": "", "arguments": ""})
+                    if call.id:
+                        slot["id"] = call.id
+                    if call.function is not None:
+                        slot["name"] += call.function.name or ""
+                        slot["arguments"] += call.function.arguments or ""
+    finally:
+        await stream.close()
+    output: list[dict[str, Any]] = []
+    if text_parts:
+        output.append({"role": "assistant", "content": "".join(text_parts)})
+    for index in sorted(calls):
+        slot = calls[index]
+        call_id = slot["id"] or f"call_{index}"
+        yield FunctionCall(call_id, slot["name"], slot["arguments"])
+        output.append(
+            {"type": "function_call", "call_id": call_id, "name": slot["name"], "arguments": slot["arguments"]}
+        )
+    yield StreamEnd(
+        output,
+        usage.prompt_tokens if usage else None,
+        usage.completion_tokens if usage else None,
+    )
+
+
+# --- format conversion -----------------------------------------------------------------------------
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return ""
+
+
+def to_chat_messages(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Responses-API input items → Chat Completions messages.
+
+    Consecutive function calls join the assistant message before them as `tool_calls`; their outputs
+    follow as `tool` messages. Reasoning items have no Chat Completions form and are dropped.
+    """
+    messages: list[dict[str, Any]] = []
+    pending_outputs: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        messages.extend(pending_outputs)
+        pending_outputs.clear()
+
+    for item in items:
+        kind = item.get("type", "message")
+        if kind == "function_call":
+            last = messages[-1] if messages and not pending_outputs else None
+            if last is None or last.get("role") != "assistant":
+                flush()
+                last = {"role": "assistant", "content": None}
+                messages.append(last)
+            last.setdefault("tool_calls", []).append(
+                {
+                    "id": item.get("call_id", ""),
+                    "type": "function",
+                    "function": {"name": item.get("name", ""), "arguments": item.get("arguments", "")},
+                }
+            )
+        elif kind == "function_call_output":
+            pending_outputs.append(
+                {"role": "tool", "tool_call_id": item.get("call_id", ""), "content": str(item.get("output", ""))}
+            )
+        elif kind == "message" or "role" in item:
+            flush()
+            role = item.get("role", "user")
+            messages.append(
+                {"role": "system" if role == "developer" else role, "content": _text_of(item.get("content"))}
+            )
+    flush()
+    # A call's output may arrive after the next call was appended: move every tool message right
+    # after the assistant message that holds its call (Chat Completions requires that order).
+    return _order_tool_messages(messages)
+
+
+def _order_tool_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    outputs = {m["tool_call_id"]: m for m in messages if m.get("role") == "tool"}
+    ordered: list[dict[str, Any]] = []
+    for message in messages:
+        if message.get("role") == "tool":
+            continue
+        ordered.append(message)
+        for call in message.get("tool_calls", []):
+            output = outputs.get(call["id"])
+            if output is not None:
+                ordered.append(output)
+    return ordered
+
+
+def chat_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Responses function tools → Chat Completions `{"type":"function","function":{…}}`."""
+    converted = []
+    for tool in tools:
+        function = {"name": tool.get("name", ""), "parameters": tool.get("parameters") or {"type": "object"}}
+        if tool.get("description"):
+            function["description"] = tool["description"]
+        converted.append({"type": "function", "function": function})
+    return converted
+
+
+# --- errors ----------------------------------------------------------------------------------------
+def describe_error(exc: BaseException) -> LLMError:
+    """A provider failure as a message a user (or staff member) can act on."""
+    if isinstance(exc, LLMError):
+        return exc
+    if isinstance(exc, openai.APITimeoutError):
+        return LLMError("The model provider did not answer in time. Please try again.", "provider_timeout")
+    if isinstance(exc, openai.APIConnectionError):
+        return LLMError("Could not reach the model provider. Please try again.", "provider_unreachable")
+    if isinstance(exc, openai.AuthenticationError):
+        return LLMError("The model provider rejected the API key (401). Check the bot's key.", "provider_auth")
+    if isinstance(exc, openai.PermissionDeniedError):
+        return LLMError("The API key may not use this model (403).", "provider_forbidden")
+    if isinstance(exc, openai.RateLimitError):
+        return LLMError(
+            "The model provider is rate-limiting requests or the quota is used up (429). Try again shortly.",
+            "provider_rate_limit",
+        )
+    if isinstance(exc, openai.NotFoundError):
+        return LLMError(
+            "The model was not found at the provider (404). Check the bot's model name.", "provider_not_found"
+        )
+    if isinstance(exc, openai.BadRequestError):
+        return LLMError(
+            f"The model provider rejected the request (400): {_provider_message(exc)}", "provider_bad_request"
+        )
+    if isinstance(exc, openai.APIStatusError):
+        return LLMError(f"The model provider had an error ({exc.status_code}). Please try again.", "provider_error")
+    if isinstance(exc, openai.APIError):
+        return LLMError(f"The model stream failed: {_provider_message(exc)}", "provider_error")
+    return LLMError("The model call failed.", "provider_error")
+
+
+def _provider_message(exc: openai.APIError) -> str:
+    body = exc.body
+    message = ""
+    if isinstance(body, dict):
+        inner = body.get("error")
+        message = (inner.get("message") if isinstance(inner, dict) else None) or body.get("message") or ""
+    return str(message or exc.message or exc)[:300]
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)

@@ -1,0 +1,152 @@
+"""Writes to conversations and messages. Every entry point (engine, Studio, API, voice pipeline) goes
+through these, so a conversation's `updated_at`, metadata and rolled-up metrics stay consistent.
+
+All functions are synchronous ORM code (call them through `sync_to_async` from async code) and each
+is one transaction: a cancelled turn never leaves half of a write behind.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from bots.models import Bot
+from conversations.models import Conversation, Message
+from conversations.templating import merge_metadata
+
+TIMING_FIELDS = ("asr", "llm_ttfb", "llm_total", "tts_first_audio", "total")
+MESSAGE_FIELDS = {
+    "input_tokens_est",
+    "output_tokens_est",
+    "cost_usd_est",
+    "asr_ms",
+    "llm_ttfb_ms",
+    "llm_total_ms",
+    "tts_first_audio_ms",
+    "total_ms",
+}
+
+
+def conversation_start(
+    *, bot: Bot, test_flag: bool = True, external_id: str | None = None, client_key: Any = None
+) -> Conversation:
+    return Conversation.objects.create(bot=bot, test_flag=test_flag, external_id=external_id, client_key=client_key)
+
+
+def _touch(conversation_id: Any) -> None:
+    Conversation.objects.filter(pk=conversation_id).update(updated_at=timezone.now())
+
+
+@transaction.atomic
+def message_append(
+    *,
+    conversation: Conversation,
+    role: str,
+    content: str = "",
+    tool_name: str = "",
+    tool_kind: str = "",
+    tool_call_id: str = "",
+    interrupted: bool = False,
+    **fields: Any,
+) -> Message:
+    """Store one message and touch the conversation. `fields` are metric columns (`asr_ms`, …)."""
+    unknown = set(fields) - MESSAGE_FIELDS
+    if unknown:
+        raise TypeError(f"unknown message fields: {sorted(unknown)}")
+    message = Message.objects.create(
+        conversation_id=conversation.pk,
+        role=role,
+        content=content,
+        tool_name=tool_name,
+        tool_kind=tool_kind,
+        tool_call_id=tool_call_id,
+        interrupted=interrupted,
+        **fields,
+    )
+    _touch(conversation.pk)
+    return message
+
+
+@transaction.atomic
+def messages_append(*, conversation: Conversation, messages: list[dict[str, Any]]) -> list[Message]:
+    """Store several messages in one transaction (a tool call with its result), in order."""
+    rows = [Message.objects.create(conversation_id=conversation.pk, **spec) for spec in messages]
+    _touch(conversation.pk)
+    return rows
+
+
+@transaction.atomic
+def conversation_merge_metadata(*, conversation: Conversation, patch: dict[str, Any]) -> dict[str, Any]:
+    """Merge `patch` (dotted keys → nested) into the stored metadata and return the full result.
+
+    Reads the row under a lock (where the database has row locks) so two tools merging at once
+    do not lose each other's keys; `conversation.metadata` is updated in place too.
+    """
+    current = (
+        Conversation.objects.select_for_update().filter(pk=conversation.pk).values_list("metadata", flat=True).first()
+    )
+    merged = merge_metadata(current if isinstance(current, dict) else {}, patch)
+    Conversation.objects.filter(pk=conversation.pk).update(metadata=merged, updated_at=timezone.now())
+    conversation.metadata = merged
+    return merged
+
+
+@transaction.atomic
+def assistant_reply_store(
+    *,
+    conversation: Conversation,
+    text: str,
+    interrupted: bool = False,
+    input_tokens: int = 0,
+    output_tokens: int = 0,
+    cost_usd: float = 0.0,
+    timings_ms: dict[str, int] | None = None,
+    store_message: bool = True,
+) -> Message | None:
+    """The end of a turn: the assistant message with its metrics, and the conversation's rollups
+    (token and cost sums, `last_*` latencies) in one transaction."""
+    timings = {k: int(v) for k, v in (timings_ms or {}).items() if k in TIMING_FIELDS and v is not None}
+    message = None
+    if store_message:
+        message = Message.objects.create(
+            conversation_id=conversation.pk,
+            role=Message.Role.ASSISTANT,
+            content=text,
+            interrupted=interrupted,
+            input_tokens_est=input_tokens,
+            output_tokens_est=output_tokens,
+            cost_usd_est=cost_usd,
+            **{f"{k}_ms": v for k, v in timings.items()},
+        )
+    updates: dict[str, Any] = {
+        "llm_input_tokens_est": F("llm_input_tokens_est") + input_tokens,
+        "llm_output_tokens_est": F("llm_output_tokens_est") + output_tokens,
+        "cost_usd_est": F("cost_usd_est") + cost_usd,
+        "updated_at": timezone.now(),
+    }
+    for name in TIMING_FIELDS:
+        updates[f"last_{name}_ms"] = timings.get(name)
+    Conversation.objects.filter(pk=conversation.pk).update(**updates)
+    return message
+
+
+@transaction.atomic
+def message_record_timings(message_id: Any, **timings_ms: int | None) -> None:
+    """Add latencies measured after the turn (e.g. `tts_first_audio=180` from the voice pipeline) to
+    a stored message and to its conversation's `last_*` columns."""
+    values = {k: (int(v) if v is not None else None) for k, v in timings_ms.items()}
+    unknown = set(values) - set(TIMING_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown timings: {sorted(unknown)} (known: {', '.join(TIMING_FIELDS)})")
+    if not values:
+        return
+    conversation_id = Message.objects.filter(pk=message_id).values_list("conversation_id", flat=True).first()
+    if conversation_id is None:
+        return
+    Message.objects.filter(pk=message_id).update(**{f"{k}_ms": v for k, v in values.items()})
+    Conversation.objects.filter(pk=conversation_id).update(
+        updated_at=timezone.now(), **{f"last_{k}_ms": v for k, v in values.items()}
+    )
