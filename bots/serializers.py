@@ -12,7 +12,6 @@ from rest_framework import serializers
 
 from bots.models import DEFAULT_CODEX_MODEL, DEFAULT_XTTS_MODEL, Bot, ProviderKey
 from bots.selectors import bot_stats
-from bots.services import LEGACY_ASR_ENGINES, LEGACY_TTS_VENDORS
 
 BOT_OUTPUT_FIELDS = (
     "id",
@@ -84,10 +83,6 @@ class BotWithStatsOutputSerializer(BotOutputSerializer):
         return bot_stats(bot)
 
 
-def _choices(values: list[str]) -> list[str]:
-    return list(dict.fromkeys(values))
-
-
 class BotInputSerializer(serializers.Serializer):
     """Every field optional (PUT is partial); `name` is required on create (see BotCreateInputSerializer)."""
 
@@ -100,12 +95,14 @@ class BotInputSerializer(serializers.Serializer):
         child=serializers.CharField(allow_blank=True, max_length=64), required=False, allow_null=True
     )
     openai_key_id = serializers.UUIDField(required=False, allow_null=True)
-    asr_engine = serializers.ChoiceField(choices=_choices([*Bot.AsrEngine.values, *LEGACY_ASR_ENGINES]), required=False)
+    asr_engine = serializers.CharField(
+        max_length=32, required=False, help_text="faster_whisper or whisper (legacy whisper_local is accepted)."
+    )
     language = serializers.CharField(max_length=16, required=False)
     whisper_model = serializers.CharField(max_length=500, required=False)
-    whisper_device = serializers.ChoiceField(choices=Bot.WhisperDevice.values, required=False)
-    tts_vendor = serializers.ChoiceField(
-        choices=_choices([*Bot.TtsEngine.values, *LEGACY_TTS_VENDORS]),
+    whisper_device = serializers.ChoiceField(choices=Bot.WhisperDevice.choices, required=False)
+    tts_vendor = serializers.CharField(
+        max_length=32,
         required=False,
         help_text="piper, xtts or openai (legacy xtts_local and openai_tts are accepted).",
     )
@@ -120,7 +117,7 @@ class BotInputSerializer(serializers.Serializer):
     tts_split_sentences = serializers.BooleanField(required=False)
     tts_chunk_min_chars = serializers.IntegerField(required=False)
     tts_chunk_max_chars = serializers.IntegerField(required=False)
-    start_message_mode = serializers.ChoiceField(choices=Bot.StartMode.values, required=False)
+    start_message_mode = serializers.ChoiceField(choices=Bot.StartMode.choices, required=False)
     start_message_text = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
 
 
@@ -144,7 +141,7 @@ class ProviderKeyInputSerializer(serializers.Serializer):
     base_url = serializers.CharField(
         required=False, allow_blank=True, max_length=500, help_text="OpenAI-compatible server; empty for OpenAI."
     )
-    api_style = serializers.ChoiceField(choices=ProviderKey.ApiStyle.values, required=False)
+    api_style = serializers.ChoiceField(choices=ProviderKey.ApiStyle.choices, required=False)
 
 
 class OkSerializer(serializers.Serializer):

@@ -85,22 +85,24 @@ class ConversationOutputSerializer(serializers.ModelSerializer):
         return json.dumps(conversation.metadata or {}, ensure_ascii=False)
 
 
-class MessageMetricsSerializer(serializers.Serializer):
-    """The reference's short metric names."""
-
-    in_ = serializers.IntegerField(allow_null=True, source="input_tokens_est", label="in")
-    out = serializers.IntegerField(allow_null=True, source="output_tokens_est")
-    cost = serializers.FloatField(allow_null=True, source="cost_usd_est")
-    asr = serializers.IntegerField(allow_null=True, source="asr_ms")
-    llm1 = serializers.IntegerField(allow_null=True, source="llm_ttfb_ms")
-    llm = serializers.IntegerField(allow_null=True, source="llm_total_ms")
-    tts1 = serializers.IntegerField(allow_null=True, source="tts_first_audio_ms")
-    total = serializers.IntegerField(allow_null=True, source="total_ms")
-
-    def to_representation(self, message: Message) -> dict[str, Any]:
-        data = super().to_representation(message)
-        data["in"] = data.pop("in_")
-        return data
+# The reference's short metric names ("in" is a Python keyword, hence the mapping).
+METRIC_FIELDS = {
+    "in": "input_tokens_est",
+    "out": "output_tokens_est",
+    "cost": "cost_usd_est",
+    "asr": "asr_ms",
+    "llm1": "llm_ttfb_ms",
+    "llm": "llm_total_ms",
+    "tts1": "tts_first_audio_ms",
+    "total": "total_ms",
+}
+MessageMetricsSerializer = inline_serializer(
+    "MessageMetrics",
+    {
+        name: serializers.FloatField(allow_null=True) if name == "cost" else serializers.IntegerField(allow_null=True)
+        for name in METRIC_FIELDS
+    },
+)
 
 
 class MessageOutputSerializer(serializers.ModelSerializer):
@@ -136,7 +138,7 @@ class MessageOutputSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(MessageMetricsSerializer)
     def get_metrics(self, message: Message) -> dict[str, Any]:
-        return MessageMetricsSerializer(message).data
+        return {name: getattr(message, attribute) for name, attribute in METRIC_FIELDS.items()}
 
 
 class ConversationListApi(APIView):
