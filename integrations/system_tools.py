@@ -98,8 +98,6 @@ class RecallHttpResponseTool:
         saved = await _find(ctx, tool_name, req_id)
         if saved is None:
             return _not_found(tool_name, req_id)
-        if str(args.get("wait_reply") or "").strip():
-            await ctx.emit(Interim("wait", str(args["wait_reply"]).strip()))
         await ctx.emit(Interim("progress", f"Codex: calling model {ctx.bot.codex_model}…"))
         codex = await run_codex(
             bot=ctx.bot,
@@ -171,8 +169,6 @@ class ExportHttpResponseTool:
         saved = await _find(ctx, tool_name, req_id)
         if saved is None:
             return _not_found(tool_name, req_id)
-        if str(args.get("wait_reply") or "").strip():
-            await ctx.emit(Interim("wait", str(args["wait_reply"]).strip()))
         await ctx.emit(Interim("progress", "Preparing the export…"))
         export_request = str(args["export_request"])
         codex = await run_codex(

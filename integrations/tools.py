@@ -1,7 +1,7 @@
 """Per-bot HTTP integration tools, plugged into the engine's tool registry (`http_tools_for_bot`).
 
 `IntegrationHttpTool.run` is the whole life of one call: validate the model's args (jsonschema; a
-violation goes back as an error the model can fix), say `wait_reply`, build and send the request in a
+violation goes back as an error the model can fix), build and send the request in a
 worker thread, save the response for recall/export, then either map it into metadata (normal mode)
 or hand it to the Codex step (Codex mode), and choose the reply: static Jinja2 template first, else
 Codex → model follow-up, else rendered next_reply, else a follow-up. The raw response never goes to
@@ -69,13 +69,11 @@ class IntegrationHttpTool:
 
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolOutcome:
         tool = self.tool
-        call_args, next_reply, wait_reply = split_call_arguments(args if isinstance(args, dict) else {})
+        call_args, next_reply, _wait = split_call_arguments(args if isinstance(args, dict) else {})
         call_args = normalize_intent(call_args)
         problems = validate_args(tool, call_args)
         if problems:
             return error_outcome({"type": "invalid_args", "message": INVALID_ARGS_MESSAGE, "problems": problems})
-        if wait_reply.strip():
-            await ctx.emit(Interim("wait", wait_reply.strip()))
 
         meta = dict(ctx.metadata or {})
         render_ctx = {"meta": meta, "args": call_args, "params": call_args}

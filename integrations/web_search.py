@@ -159,8 +159,6 @@ class WebSearchTool:
         problems = [m for m, bad in (("search_term is required", not term), ("why is required", not why)) if bad]
         if problems:
             return ToolOutcome(result={"ok": False, "error": {"message": "; ".join(problems)}}, ok=False)
-        if str(args.get("wait_reply") or "").strip():
-            await ctx.emit(Interim("wait", str(args["wait_reply"]).strip()))
         await ctx.emit(Interim("progress", "Searching the web…"))
         try:
             if settings.VOICEBOT_SEARXNG_URL:
