@@ -76,3 +76,12 @@ def voice_bot(db, asr_model_dir, piper_voice_path):
         start_message_mode="static",
         start_message_text="Welcome to the shop.",
     )
+
+
+@pytest.fixture
+def speech_double():
+    from tests.audio.speech_double import SpeechDouble
+
+    double = SpeechDouble().start()
+    yield double
+    double.stop()

@@ -67,3 +67,29 @@ def test_openai_tts_without_a_key_is_a_clear_error(bot):
     bot.tts_vendor = "openai"
     with pytest.raises(TtsError, match="No OpenAI key"):
         load_tts(spec_for_bot(bot))
+
+
+def test_openai_tts_speaks_through_the_sdk_with_the_real_sample_rate(bot, settings, speech_double, asr_model_dir):
+    from tests.audio.speech_double import API_KEY
+
+    settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL = API_KEY, speech_double.base_url
+    bot.tts_vendor, bot.openai_tts_voice, bot.openai_tts_model = "openai", "nova", "gpt-4o-mini-tts"
+    audio = synthesize_sync(spec_for_bot(bot), "Our store opens at ten.")
+    assert speech_double.requests[-1] == {
+        "input": "Our store opens at ten.",
+        "model": "gpt-4o-mini-tts",
+        "voice": "nova",
+        "response_format": "wav",
+        "speed": 1.0,
+    }
+    assert audio.sample_rate == 22050  # what the WAV says, not an assumed 24000
+    heard = transcribe_sync(AsrSpec("faster_whisper", asr_model_dir, "cpu"), decode_for_asr(audio.wav), "en")
+    assert {"store", "opens"} <= set(words(heard.text))
+
+
+def test_openai_tts_with_a_wrong_key_is_a_clear_error(bot, settings, speech_double):
+    settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL = "sk-wrong", speech_double.base_url
+    settings.VOICEBOT_OPENAI_MAX_RETRIES = 0
+    bot.tts_vendor = "openai"
+    with pytest.raises(TtsError, match="OpenAI TTS failed"):
+        synthesize_sync(spec_for_bot(bot), "Hello.")

@@ -1,0 +1,266 @@
+"""The voice stage around the one engine: ASR before the turn, streaming TTS during it.
+
+`voice_turn` transcribes an utterance, runs `conversations.engine.run_turn` and feeds the engine's
+text deltas through the sentence chunker into TTS, so each sentence is synthesised and yielded as an
+`Audio` event while the model is still writing the next one (the reference synthesised the whole
+reply after the model finished). `speak_events` does the TTS part for any event stream (text turns
+with `speak`, greetings). Every transport translates the events it gets and nothing else.
+
+Timings added to the engine's (all ms):
+- `asr`: transcription time (stored on the user message and the turn through TurnOptions),
+- `tts_first_audio`: first sentence handed to TTS → its audio ready (synthesis latency),
+- `tts_from_llm_start`: the turn's model call started → first audio ready,
+- `voice_to_voice`: end of the user's speech → first audio ready (voice turns),
+- `total`: end of speech (or turn start) → last audio ready.
+`tts_first_audio` and `total` are stored on the assistant message through `message_record_timings`.
+
+Cancelling the consuming task (barge-in, client gone) cancels the engine (which stores what was said,
+marked interrupted) and stops synthesis: no Audio is yielded after the cancel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from asgiref.sync import sync_to_async
+
+from audio import asr, tts
+from audio.chunker import SentenceChunker
+from conversations.engine.events import Audio, Done, Error, Event, Interim, Metrics, Status, TextDelta, Transcript
+
+if TYPE_CHECKING:
+    from bots.models import Bot
+    from conversations.models import Conversation
+
+_END = object()
+logger = logging.getLogger(__name__)
+
+
+def _ms(since: float, until: float | None = None) -> int:
+    return int(round(((until if until is not None else time.perf_counter()) - since) * 1000))
+
+
+@dataclass(frozen=True)
+class Voice:
+    """What a bot hears and speaks with, resolved once per turn (resolving may read the DB)."""
+
+    asr: asr.AsrSpec
+    language: str
+    tts: tts.TtsSpec
+    chunk_min_chars: int
+    chunk_max_chars: int
+
+    @classmethod
+    def for_bot_sync(cls, bot: Bot) -> Voice:
+        return cls(
+            asr=asr.spec_for_bot(bot),
+            language=bot.language,
+            tts=tts.spec_for_bot(bot),
+            chunk_min_chars=bot.tts_chunk_min_chars,
+            chunk_max_chars=bot.tts_chunk_max_chars,
+        )
+
+    @classmethod
+    async def for_bot(cls, bot: Bot) -> Voice:
+        return await sync_to_async(cls.for_bot_sync, thread_sensitive=True)(bot)
+
+
+async def _record_timings(message_id: str, timings: dict[str, int]) -> None:
+    from conversations.services import message_record_timings
+
+    if message_id and timings:
+        await sync_to_async(message_record_timings)(message_id, **timings)
+
+
+async def speak_events(
+    source: AsyncIterator[Event],
+    voice: Voice,
+    *,
+    speak: bool = True,
+    started_at: float | None = None,
+    speech_ended_at: float | None = None,
+    extra_timings: dict[str, int] | None = None,
+) -> AsyncIterator[Event]:
+    """Pass `source`'s events through, adding one `Audio` per chunk of spoken text as soon as it is
+    synthesised, a final `Metrics` with the voice timings, and `Done` last (after the last audio)."""
+    started_at = started_at if started_at is not None else time.perf_counter()
+    out: asyncio.Queue = asyncio.Queue()
+    texts: asyncio.Queue[str | None] = asyncio.Queue()
+    chunker = SentenceChunker(voice.chunk_min_chars, voice.chunk_max_chars)
+    state: dict = {"done": None, "timings": {}, "first_text_at": None, "first_audio_at": None, "tts_error": None}
+    engine_started_at = time.perf_counter()
+
+    def to_tts(text: str) -> None:
+        if speak and text:
+            if state["first_text_at"] is None:
+                state["first_text_at"] = time.perf_counter()
+            texts.put_nowait(text)
+
+    async def produce() -> None:
+        try:
+            async for event in source:
+                if isinstance(event, TextDelta):
+                    for piece in chunker.push(event.delta):
+                        to_tts(piece)
+                elif isinstance(event, Interim):
+                    to_tts(chunker.flush())  # what was said before the tool runs, then the interim
+                    to_tts(event.text)
+                elif isinstance(event, Done):
+                    to_tts(chunker.flush())
+                    state["done"] = event
+                    continue  # held back until the audio is out
+                if isinstance(event, Metrics):
+                    event = Metrics({**(extra_timings or {}), **event.timings_ms})
+                    state["timings"] = event.timings_ms
+                await out.put(event)
+            to_tts(chunker.flush())
+        finally:
+            texts.put_nowait(None)
+            with contextlib.suppress(Exception):
+                await source.aclose()  # type: ignore[attr-defined]
+
+    async def synthesise() -> None:
+        announced = False
+        while (text := await texts.get()) is not None:
+            if state["tts_error"]:
+                continue
+            try:
+                audio = await tts.synthesize(voice.tts, text)
+            except Exception as exc:  # a broken voice must not lose the text reply
+                state["tts_error"] = str(exc)
+                await out.put(Error(f"TTS failed: {exc}", code="tts_error"))
+                continue
+            if state["first_audio_at"] is None:
+                state["first_audio_at"] = time.perf_counter()
+            if not announced:
+                announced = True
+                await out.put(Status("tts"))
+            await out.put(audio)
+
+    async def run_all() -> None:
+        try:
+            async with asyncio.TaskGroup() as group:  # one failing cancels the other
+                group.create_task(produce())
+                group.create_task(synthesise())
+        except BaseExceptionGroup as group_error:
+            raise group_error.exceptions[0] from None
+        finally:
+            out.put_nowait(_END)
+
+    runner = asyncio.create_task(run_all())
+    try:
+        while (event := await out.get()) is not _END:
+            yield event
+        await runner  # re-raise an engine crash
+    finally:
+        if not runner.done():
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await runner
+
+    done: Done | None = state["done"]
+    if done is None:
+        return
+    timings = {**(extra_timings or {}), **state["timings"]}
+    first_audio_at, first_text_at = state["first_audio_at"], state["first_text_at"]
+    stored: dict[str, int] = {}
+    if first_audio_at is not None and first_text_at is not None:
+        timings["tts_first_audio"] = stored["tts_first_audio"] = _ms(first_text_at, first_audio_at)
+        timings["tts_from_llm_start"] = _ms(engine_started_at, first_audio_at)
+        if speech_ended_at is not None:
+            timings["voice_to_voice"] = _ms(speech_ended_at, first_audio_at)
+    timings["total"] = stored["total"] = _ms(speech_ended_at if speech_ended_at is not None else started_at)
+    await _record_timings(done.message_id, stored)
+    yield Metrics(timings)
+    yield Done(
+        text=done.text, metrics={**done.metrics, **timings}, interrupted=done.interrupted, message_id=done.message_id
+    )
+
+
+async def warm_up(voice: Voice, *, speak: bool = True) -> None:
+    """Load the bot's ASR model and voice ahead of its first turn (the reference loaded them inside the
+    first request). Failures are left for the turn itself to report."""
+    loads = [asyncio.to_thread(asr.load_asr, voice.asr)]
+    if speak:
+        loads.append(asyncio.to_thread(tts.load_tts, voice.tts))
+    results = await asyncio.gather(*loads, return_exceptions=True)
+    for result in results:
+        if isinstance(result, Exception):
+            logger.info("warm-up skipped: %s", result)
+
+
+async def transcribe_utterance(voice: Voice, samples: np.ndarray) -> tuple[str, int]:
+    started = time.perf_counter()
+    result = await asr.transcribe(voice.asr, samples, voice.language)
+    return result.text.strip(), _ms(started)
+
+
+async def voice_turn(
+    conversation: Conversation,
+    samples: np.ndarray,
+    voice: Voice,
+    *,
+    speak: bool = True,
+    speech_ended_at: float | None = None,
+) -> AsyncIterator[Event]:
+    """One spoken turn: 16 kHz float32 mono utterance → Transcript → the engine's events + Audio."""
+    from conversations.engine import TurnOptions, run_turn
+
+    ended = speech_ended_at if speech_ended_at is not None else time.perf_counter()
+    yield Status("asr")
+    text, asr_ms = await transcribe_utterance(voice, samples)
+    yield Transcript(text)
+    if not text:
+        timings = {"asr": asr_ms, "total": _ms(ended)}
+        yield Metrics(timings)
+        yield Done(text="", metrics=timings)
+        return
+    options = TurnOptions(user_message_fields={"asr_ms": asr_ms}, extra_timings_ms={"asr": asr_ms})
+    source = run_turn(conversation, text, options=options)
+    async for event in speak_events(source, voice, speak=speak, speech_ended_at=ended, extra_timings={"asr": asr_ms}):
+        yield event
+
+
+async def text_turn(conversation: Conversation, text: str, voice: Voice | None, *, speak: bool) -> AsyncIterator[Event]:
+    """A typed turn, spoken when `speak` (the talk socket's `chat`)."""
+    from conversations.engine import run_turn
+
+    source = run_turn(conversation, text)
+    if not speak or voice is None:
+        async for event in source:
+            yield event
+        return
+    async for event in speak_events(source, voice, speak=True):
+        yield event
+
+
+async def greeting_turn(conversation: Conversation, voice: Voice | None, *, speak: bool) -> AsyncIterator[Event]:
+    """The bot's greeting (static text or model-written), spoken when `speak`."""
+    from conversations.engine import run_greeting
+
+    source = run_greeting(conversation)
+    if not speak or voice is None:
+        async for event in source:
+            yield event
+        return
+    async for event in speak_events(source, voice, speak=True):
+        yield event
+
+
+__all__ = [
+    "Audio",
+    "Voice",
+    "greeting_turn",
+    "speak_events",
+    "text_turn",
+    "transcribe_utterance",
+    "voice_turn",
+    "warm_up",
+]
