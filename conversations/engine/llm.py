@@ -137,13 +137,20 @@ async def stream_model(
     target: LLMTarget, items: list[dict[str, Any]], tools: list[dict[str, Any]]
 ) -> AsyncIterator[StreamEvent]:
     """Stream one model call. Raises LLMError (with a human message) for every provider failure."""
+    started = False
     try:
         if target.api_style == CHAT_COMPLETIONS:
             async for event in _stream_chat(target, items, tools):
+                started = True
                 yield event
         else:
             async for event in _stream_responses(target, items, tools):
+                started = True
                 yield event
+    except openai.APIConnectionError as exc:
+        if started and not isinstance(exc, openai.APITimeoutError):
+            raise LLMError("The model's reply was cut off (the connection broke).", "provider_error") from exc
+        raise describe_error(exc) from exc
     except openai.OpenAIError as exc:
         raise describe_error(exc) from exc
 
