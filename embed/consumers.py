@@ -10,6 +10,7 @@ every failure is an `error` event, and only the reference's fatal cases close th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from typing import Any
@@ -186,12 +187,13 @@ class PublicChatConsumer(AsyncWebsocketConsumer):
         """Forward one turn's events; tool calls and results stay on the server."""
         last_stage = None
         try:
-            async for event in events:
-                if isinstance(event, HIDDEN_EVENTS):
-                    continue
-                if isinstance(event, ev.Status):
-                    last_stage = event.stage
-                await self._send(ev.to_wire(event), req_id)
+            async with contextlib.aclosing(events) as stream:
+                async for event in stream:
+                    if isinstance(event, HIDDEN_EVENTS):
+                        continue
+                    if isinstance(event, ev.Status):
+                        last_stage = event.stage
+                    await self._send(ev.to_wire(event), req_id)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -9,8 +9,8 @@
     ".igxvb *{box-sizing:border-box}" +
     ".igxvbCard{background:#151923;border:1px solid #2a3142;border-radius:14px;overflow:hidden;box-shadow:0 8px 24px rgba(0,0,0,.35)}" +
     ".igxvbHead{display:flex;justify-content:space-between;align-items:baseline;gap:8px;padding:10px 12px;border-bottom:1px solid #2a3142}" +
-    ".igxvbTitle{margin:0;font-size:15px;font-weight:600}" +
-    ".igxvbMeta{font-size:11px;color:#9aa3b5;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}" +
+    ".igxvbTitle{margin:0;font-size:15px;font-weight:600;flex:none;white-space:nowrap}" +
+    ".igxvbMeta{min-width:0;font-size:11px;color:#9aa3b5;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}" +
     ".igxvbBody{height:320px;overflow-y:auto;padding:10px 12px;display:flex;flex-direction:column;gap:6px}" +
     ".igxvbMsg{max-width:85%;padding:7px 10px;border-radius:12px;white-space:pre-wrap;word-wrap:break-word}" +
     ".igxvbUser{align-self:flex-end;background:#3b5bdb;color:#fff}" +
@@ -115,7 +115,7 @@
     if (typeof target === "string") target = document.querySelector(target);
     (target || document.body).appendChild(root);
 
-    var ws = null, draft = null, conversationId = null, stopped = false, attempt = 0, timer = null;
+    var lastLine = "ready", ws = null, draft = null, conversationId = null, stopped = false, attempt = 0, timer = null;
 
     function scroll() {
       body.scrollTop = body.scrollHeight;
@@ -158,7 +158,7 @@
           draft = null;
           break;
         case "status":
-          meta.textContent = msg.stage;
+          meta.textContent = msg.stage === "idle" ? lastLine : msg.stage;
           showTyping(msg.stage === "llm");
           break;
         case "text_delta":
@@ -173,7 +173,7 @@
         case "done":
           draft = null;
           showTyping(false);
-          meta.textContent = metricsLine(msg.metrics);
+          meta.textContent = lastLine = metricsLine(msg.metrics);
           break;
         case "error":
           error(msg.error || "Error");

@@ -84,3 +84,13 @@ def open_socket():
         return socket
 
     yield open_
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counters and turn locks live in the cache; each test starts without any."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
