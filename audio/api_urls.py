@@ -1,3 +1,9 @@
 """REST routes of the audio app (mounted under /api/)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from audio import api
+
+urlpatterns = [
+    path("bots/<uuid:bot_id>/talk/stream", api.TalkStreamApi.as_view(), name="api-bot-talk-stream"),
+]
