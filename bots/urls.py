@@ -8,6 +8,7 @@ from django.urls import path
 from bots import studio_views as bots_views
 from conversations import studio_views as conversations_views
 from embed import studio_views as embed_views
+from integrations import studio_views as integrations_views
 
 app_name = "studio"
 
@@ -24,6 +25,30 @@ urlpatterns = [
     path("bots/<uuid:bot_id>/", bots_views.bot_edit, name="bot_edit"),
     path("bots/<uuid:bot_id>/delete/", bots_views.bot_delete_view, name="bot_delete"),
     path("bots/<uuid:bot_id>/system-tools/", bots_views.bot_system_tools, name="bot_system_tools"),
+    path("bots/<uuid:bot_id>/integrations/new/", integrations_views.integration_create, name="integration_create"),
+    path(
+        "bots/<uuid:bot_id>/integrations/validate/",
+        integrations_views.integration_validate,
+        name="integration_validate",
+    ),
+    path(
+        "bots/<uuid:bot_id>/integrations/test-call/",
+        integrations_views.integration_test_call,
+        name="integration_test_call",
+    ),
+    path(
+        "bots/<uuid:bot_id>/integrations/<uuid:tool_id>/", integrations_views.integration_edit, name="integration_edit"
+    ),
+    path(
+        "bots/<uuid:bot_id>/integrations/<uuid:tool_id>/toggle/",
+        integrations_views.integration_toggle,
+        name="integration_toggle",
+    ),
+    path(
+        "bots/<uuid:bot_id>/integrations/<uuid:tool_id>/delete/",
+        integrations_views.integration_delete,
+        name="integration_delete",
+    ),
     path("keys/", embed_views.keys_page, name="keys"),
     path("keys/provider/", bots_views.provider_key_create_view, name="provider_key_create"),
     path("keys/provider/<uuid:key_id>/delete/", bots_views.provider_key_delete_view, name="provider_key_delete"),

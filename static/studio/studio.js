@@ -59,7 +59,8 @@
       const wrapper = input.closest(".field") || input;
       if (!control) return;
       const wanted = rule[1].split("|");
-      wrapper.classList.toggle("hidden", wanted.indexOf(control.value) === -1);
+      const value = control.type === "checkbox" ? (control.checked ? "on" : "") : control.value;
+      wrapper.classList.toggle("hidden", wanted.indexOf(value) === -1);
     });
   }
   document.addEventListener("DOMContentLoaded", function () { sync(); });
