@@ -150,3 +150,23 @@ def message_record_timings(message_id: Any, **timings_ms: int | None) -> None:
     Conversation.objects.filter(pk=conversation_id).update(
         updated_at=timezone.now(), **{f"last_{k}_ms": v for k, v in values.items()}
     )
+
+
+class ConversationNotFound(Exception):
+    pass
+
+
+class ConversationOfAnotherBot(Exception):
+    pass
+
+
+def conversation_for_bot(*, bot: Bot, conversation_id: Any = None, test_flag: bool = True) -> Conversation:
+    """Resume `conversation_id` (it must belong to `bot`) or start a new conversation."""
+    if conversation_id is None:
+        return conversation_start(bot=bot, test_flag=test_flag)
+    conversation = Conversation.objects.filter(pk=conversation_id).first()
+    if conversation is None:
+        raise ConversationNotFound("Conversation not found")
+    if conversation.bot_id != bot.pk:
+        raise ConversationOfAnotherBot("Conversation does not belong to bot")
+    return conversation
