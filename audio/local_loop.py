@@ -1,0 +1,239 @@
+"""The local voice loop behind `manage.py voicebot_run`: audio in → VAD → voice turn → audio out.
+
+Sources and sinks are small classes so the same loop runs on a microphone and speakers or on WAV
+files (tests and machines without a sound card). Conversations are stored like every other one,
+tools included, with the bot's greeting first. Without barge-in the loop is half-duplex (the mic is
+ignored while the bot speaks, plus VOICEBOT_TTS_MIC_RELEASE_MS); with barge-in, speech detected while
+the bot talks cancels the turn (stored as interrupted) and stops playback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from django.conf import settings
+
+from audio import pipeline
+from audio.devices import sounddevice
+from audio.pcm import ASR_SAMPLE_RATE, decode_audio, float32_to_pcm16, pcm16_to_float32, resample
+from audio.vad import SpeechStarted, Utterance, VadParams, VadSegmenter
+from conversations.engine.events import Audio, Done, Error, Event, TextDelta, ToolCall, Transcript
+
+FRAME_MS = 30
+FRAME_SAMPLES = ASR_SAMPLE_RATE * FRAME_MS // 1000
+
+
+class WavSource:
+    """A WAV file (any rate/channels), as 30 ms PCM16 frames at 16 kHz, then a second of silence so a
+    final utterance ends. `sequential`: the loop finishes each turn before reading on."""
+
+    sequential = True
+
+    def __init__(self, path: Path) -> None:
+        samples, rate = decode_audio(Path(path).read_bytes())
+        self._pcm = float32_to_pcm16(resample(samples, rate, ASR_SAMPLE_RATE)) + b"\x00\x00" * ASR_SAMPLE_RATE
+
+    async def frames(self) -> AsyncIterator[bytes]:
+        step = FRAME_SAMPLES * 2
+        for i in range(0, len(self._pcm), step):
+            yield self._pcm[i : i + step]
+            await asyncio.sleep(0)
+
+    def drain(self) -> None:
+        pass
+
+
+class MicSource:
+    """The microphone at 16 kHz mono PCM16, 30 ms blocks; at most 200 frames (6 s) are queued."""
+
+    sequential = False
+
+    def __init__(self, device: int | None) -> None:
+        self._sd = sounddevice()
+        self._device = device
+        self._queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=200)
+
+    async def frames(self) -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
+
+        def put(data: bytes) -> None:
+            with contextlib.suppress(asyncio.QueueFull):  # a stalled loop drops audio, never blocks PortAudio
+                self._queue.put_nowait(data)
+
+        def callback(indata, frames, time_info, status) -> None:  # PortAudio thread
+            loop.call_soon_threadsafe(put, bytes(indata))
+
+        with self._sd.RawInputStream(
+            samplerate=ASR_SAMPLE_RATE,
+            channels=1,
+            dtype="int16",
+            blocksize=FRAME_SAMPLES,
+            device=self._device,
+            callback=callback,
+        ):
+            while True:
+                yield await self._queue.get()
+
+    def drain(self) -> None:
+        while not self._queue.empty():
+            self._queue.get_nowait()
+
+
+class WavSink:
+    """Collects every spoken chunk into one WAV (at the first chunk's rate) written by `close`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.rate: int | None = None
+        self._chunks: list[np.ndarray] = []
+
+    def play(self, audio: Audio) -> None:
+        samples, rate = decode_audio(audio.wav)
+        self.rate = self.rate or rate
+        self._chunks.append(resample(samples, rate, self.rate))
+
+    def stop(self) -> None:
+        pass
+
+    async def wait_idle(self) -> None:
+        pass
+
+    def close(self) -> None:
+        samples = np.concatenate(self._chunks) if self._chunks else np.zeros(0, dtype=np.float32)
+        sf.write(self.path, samples, self.rate or 22050, subtype="PCM_16")
+
+
+class SpeakerSink:
+    """Plays chunks in order on a background thread; `stop` cuts playback (barge-in)."""
+
+    def __init__(self, device: int | None) -> None:
+        self._sd = sounddevice()
+        self._device = device
+        self._queue: queue.Queue[tuple[np.ndarray, int] | None] = queue.Queue()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="voicebot-speaker", daemon=True)
+        self._thread.start()
+
+    def play(self, audio: Audio) -> None:
+        samples, rate = decode_audio(audio.wav)
+        self._idle.clear()
+        self._queue.put((samples, rate))
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            samples, rate = item
+            if not self._stopped.is_set():
+                self._sd.play(samples, rate, device=self._device)
+                self._sd.wait()
+            if self._queue.empty():
+                self._idle.set()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._queue.get_nowait()
+        self._sd.stop()
+        self._idle.set()
+        self._stopped.clear()
+
+    async def wait_idle(self) -> None:
+        await asyncio.to_thread(self._idle.wait)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=5)
+
+
+def print_event(event: Event, write: Callable[[str], None]) -> None:
+    match event:
+        case Transcript(text=text):
+            write(f"you: {text}" if text else "(nothing recognised)")
+        case ToolCall(name=name, arguments_json=arguments):
+            write(f"[tool {name} {arguments}]")
+        case Done(text=text, interrupted=interrupted, metrics=metrics):
+            timings = {k: v for k, v in metrics.items() if k in ("asr", "llm_ttfb", "tts_first_audio", "total")}
+            write(f"bot: {text}{' (interrupted)' if interrupted else ''}  {timings}")
+        case Error(message=message):
+            write(f"error: {message}")
+        case TextDelta():
+            pass
+
+
+async def run_loop(
+    *,
+    bot,
+    conversation,
+    source,
+    sink,
+    greeting: bool = True,
+    barge_in: bool = False,
+    write: Callable[[str], None] = print,
+    max_turns: int | None = None,
+) -> int:
+    """Run until the source ends (WAV) or forever (mic). Returns the number of voice turns run."""
+    voice = await pipeline.Voice.for_bot(bot)
+    await pipeline.warm_up(voice)
+
+    async def consume(events: AsyncIterator[Event]) -> None:
+        async for event in events:
+            if isinstance(event, Audio):
+                sink.play(event)
+            else:
+                print_event(event, write)
+        await sink.wait_idle()
+
+    if greeting:
+        await consume(pipeline.greeting_turn(conversation, voice, speak=True))
+    segmenter = VadSegmenter(VadParams.from_settings())
+    turns = 0
+    turn: asyncio.Task | None = None
+
+    async def start_turn(pcm: bytes) -> asyncio.Task:
+        nonlocal turns
+        turns += 1
+        events = pipeline.voice_turn(
+            conversation, pcm16_to_float32(pcm), voice, speak=True, speech_ended_at=time.perf_counter()
+        )
+        return asyncio.create_task(consume(events))
+
+    async for frame in source.frames():
+        if turn is not None and turn.done():
+            turn = None
+            if not barge_in:
+                await asyncio.sleep(settings.VOICEBOT_TTS_MIC_RELEASE_MS / 1000)
+                source.drain()
+                segmenter.reset()
+                continue
+        if turn is not None and not barge_in:
+            continue  # half-duplex: the bot is speaking
+        for event in segmenter.feed(frame):
+            if isinstance(event, SpeechStarted) and turn is not None:
+                turn.cancel()  # barge-in: the engine stores the reply as interrupted
+                sink.stop()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await turn
+                write("(interrupted)")
+                turn = None
+            elif isinstance(event, Utterance):
+                turn = await start_turn(event.pcm)
+                if source.sequential:
+                    await turn
+        if max_turns is not None and turns >= max_turns and (turn is None or turn.done()):
+            break
+    for event in segmenter.flush():
+        if isinstance(event, Utterance):
+            turn = await start_turn(event.pcm)
+    if turn is not None:
+        await turn
+    return turns
