@@ -21,3 +21,6 @@ urlpatterns = [
     path("", include("integrations.urls")),
     path("", include("bots.urls")),
 ]
+
+handler404 = "bots.views_errors.page_not_found"
+handler500 = "bots.views_errors.server_error"
