@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import threading
 import time
@@ -22,11 +23,12 @@ import soundfile as sf
 from django.conf import settings
 
 from audio import pipeline
-from audio.devices import sounddevice
+from audio.devices import AudioDeviceError, sounddevice
 from audio.pcm import ASR_SAMPLE_RATE, decode_audio, float32_to_pcm16, pcm16_to_float32, resample
 from audio.vad import SpeechStarted, Utterance, VadParams, VadSegmenter
 from conversations.engine.events import Audio, Done, Error, Event, TextDelta, ToolCall, Transcript
 
+logger = logging.getLogger(__name__)
 FRAME_MS = 30
 FRAME_SAMPLES = ASR_SAMPLE_RATE * FRAME_MS // 1000
 
@@ -71,14 +73,18 @@ class MicSource:
         def callback(indata, frames, time_info, status) -> None:  # PortAudio thread
             loop.call_soon_threadsafe(put, bytes(indata))
 
-        with self._sd.RawInputStream(
-            samplerate=ASR_SAMPLE_RATE,
-            channels=1,
-            dtype="int16",
-            blocksize=FRAME_SAMPLES,
-            device=self._device,
-            callback=callback,
-        ):
+        try:
+            stream = self._sd.RawInputStream(
+                samplerate=ASR_SAMPLE_RATE,
+                channels=1,
+                dtype="int16",
+                blocksize=FRAME_SAMPLES,
+                device=self._device,
+                callback=callback,
+            )
+        except self._sd.PortAudioError as exc:
+            raise AudioDeviceError(f"Cannot open the microphone: {exc} (see manage.py voicebot_devices)") from exc
+        with stream:
             while True:
                 yield await self._queue.get()
 
@@ -133,8 +139,11 @@ class SpeakerSink:
         while (item := self._queue.get()) is not None:
             samples, rate = item
             if not self._stopped.is_set():
-                self._sd.play(samples, rate, device=self._device)
-                self._sd.wait()
+                try:
+                    self._sd.play(samples, rate, device=self._device)
+                    self._sd.wait()
+                except self._sd.PortAudioError as exc:
+                    logger.error("Cannot play audio: %s (see manage.py voicebot_devices)", exc)
             if self._queue.empty():
                 self._idle.set()
 
