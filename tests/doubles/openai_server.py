@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 import time
 import uuid
@@ -180,6 +181,11 @@ class _BrokenStream(Exception):
 class _Handler(BaseHTTPRequestHandler):
     double: OpenAIDouble
     protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        # Each SSE event is its own small write: without NODELAY, Nagle + delayed ACKs add ~40 ms stalls.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
         pass
