@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 PORT ?= 8000
 
-.PHONY: run test lint format bench install install-dev migrate worker clean-expired
+.PHONY: run test test-scale lint format bench install install-dev migrate worker clean-expired
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -32,6 +32,12 @@ run: migrate
 test: install-dev
 	./scripts/install_system_packages.sh
 	$(PY) -m pytest
+
+# Scale-out profile: PostgreSQL + Redis on 127.0.0.1 (Debian packages), the suite against them with
+# channels-redis and the Redis cache, then two daphne processes and a Celery worker (tests/scale/).
+test-scale: install-dev
+	./scripts/install_system_packages.sh
+	./scripts/test_scale.sh
 
 lint: install-dev
 	$(PY) -m ruff check .
