@@ -6,7 +6,8 @@ import os
 import secrets
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 
 class Command(BaseCommand):
@@ -17,8 +18,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, username: str, **options):
         User = get_user_model()
-        if User.objects.filter(is_superuser=True).exists():
-            return
+        try:
+            if User.objects.filter(is_superuser=True).exists():
+                return
+        except DatabaseError as exc:  # one clear line for `make run`, not a traceback
+            raise CommandError(f"Database unavailable ({exc}); check DATABASE_URL and run migrate.") from exc
         password = os.environ.get("VOICEBOT_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
         User.objects.create_superuser(username=username, email="", password=password)
         if os.environ.get("VOICEBOT_ADMIN_PASSWORD"):

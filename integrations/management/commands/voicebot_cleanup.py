@@ -3,7 +3,8 @@ sandbox temp dirs (the same job Celery beat runs every VOICEBOT_CLEANUP_INTERVAL
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from integrations.cleanup import cleanup_expired
 
@@ -12,5 +13,8 @@ class Command(BaseCommand):
     help = "Delete expired download tokens, exports, saved responses and sandbox temp dirs."
 
     def handle(self, *args, **options) -> None:
-        counts = cleanup_expired()
+        try:
+            counts = cleanup_expired()
+        except DatabaseError as exc:  # one clear line for cron/systemd, not a traceback
+            raise CommandError(f"Database unavailable: {exc}") from exc
         self.stdout.write(", ".join(f"{name}: {count}" for name, count in counts.items()))
