@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 
 import pytest
 
@@ -73,3 +74,30 @@ async def test_the_next_turn_sees_the_interrupted_text_in_its_history(openai_dou
         {"role": "assistant", "content": "one "},
         {"role": "user", "content": "stop"},
     ]
+
+
+async def test_a_rest_stream_client_going_away_cancels_the_turn_and_keeps_the_partial_text(openai_double, conversation):
+    from conversations.api_chat import ndjson_lines
+
+    openai_double.queue_text(LONG, token_delay_s=0.05)
+    lines = ndjson_lines(conversation, run_turn(conversation, "count"))
+    deltas = 0
+    async for line in lines:
+        deltas += json.loads(line)["type"] == "text_delta"
+        if deltas == 2:
+            break
+    await lines.aclose()
+
+    rows = await stored(conversation)
+    assert rows == [("user", "", "count", False), ("assistant", "", "one two ", True)]
+
+
+async def test_a_quiet_rest_stream_sends_pings(openai_double, conversation, monkeypatch):
+    from conversations import api_chat
+
+    monkeypatch.setattr(api_chat, "PING_AFTER_S", 0.05)
+    openai_double.queue_text("Finally.", ttft_s=0.4)
+    lines = [json.loads(line) async for line in api_chat.ndjson_lines(conversation, run_turn(conversation, "hi"))]
+
+    types = [line["type"] for line in lines]
+    assert "ping" in types and types[-1] == "done"
