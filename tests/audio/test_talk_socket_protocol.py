@@ -114,3 +114,20 @@ async def test_it_caps_an_utterance_at_the_byte_limit(voice_bot, staff_user, set
     assert [e for e in events if e["type"] == "asr"][0]["text"] == ""
     assert [e for e in events if e["type"] == "done"][0]["text"] == ""
     await ws.disconnect()
+
+
+async def test_a_model_that_cannot_load_is_reported_and_the_socket_stays_usable(voice_bot, staff_user, question_pcm16):
+    voice_bot.asr_engine, voice_bot.whisper_model = "whisper", "no-such-model"
+    await voice_bot.asave()
+    ws = await _connect(voice_bot, staff_user)
+    await _send(ws, type="start", req_id="m")
+    await _events_until(ws, "recording")
+    await ws.send_to(bytes_data=question_pcm16[:32000])
+    await _send(ws, type="stop", req_id="m")
+    events = await _events_until(ws)
+    error = next(e for e in events if e["type"] == "error")
+    assert "Unknown Whisper model 'no-such-model'" in error["error"] and error["req_id"] == "m"
+    assert [e["type"] for e in events][-2:] == ["done", "status"]
+    await _send(ws, type="start", req_id="again")
+    assert (await _events_until(ws, "recording"))[-1]["stage"] == "recording"
+    await ws.disconnect()
