@@ -4,7 +4,8 @@ Everything runs on loopback, each part in its own process so they do not share a
 double (300 ms time to first token, 20 ms per token), one daphne serving a fresh SQLite database,
 and this process driving N websocket clients (the `websockets` library, speaking the widget's
 protocol). Each client connects, sends `start` (the greeting is a model call too), waits until all
-clients are ready, then sends CHATS_PER_CLIENT chat messages with random think time.
+clients are ready, then sends CHATS_PER_CLIENT chat messages, each after a random think time
+(THINK_S, 2-8 s by default: people reading and typing; so N=200 is about 40 turns a second).
 
 Server-added latency of a chat turn = what the client waited minus what the model double itself
 took: first token: (first text_delta - send) - TTFT; whole turn: (done - send) - (TTFT + (tokens-1)
@@ -36,13 +37,17 @@ TTFT_S = 0.300
 TOKEN_DELAY_S = 0.020
 REPLY = "Thanks for asking! Our shop opens at nine and closes at six, every day except Sunday."
 CHATS_PER_CLIENT = 2
-THINK_S = (0.2, 1.5)
+# Seconds between a client's messages (a person reading and typing); BENCH_EMBED_THINK_S="0.2,1.5" for a burst.
+THINK_S = tuple(float(x) for x in os.environ.get("BENCH_EMBED_THINK_S", "2,8").split(","))
+RAMP_S_PER_100 = 1.0  # connections open over N/100 seconds
 PHASE_TIMEOUT_S = 240.0
 EVENT_TIMEOUT_S = 60.0
 
 _DOUBLE = f"""
 import sys, time
 sys.path.insert(0, {str(ROOT)!r})
+import http.server
+http.server.ThreadingHTTPServer.request_queue_size = 2048  # the default listen backlog (5) drops bursts
 from tests.doubles.openai_server import OpenAIDouble
 d = OpenAIDouble(ttft_s={TTFT_S}, token_delay_s={TOKEN_DELAY_S}, default_text={REPLY!r}).start()
 print(d.base_url, flush=True)
@@ -140,12 +145,12 @@ async def _events_until(ws, stage_idle: bool = True) -> list[tuple[float, dict]]
             return got
 
 
-async def _client(index: int, stack: _Stack, ready: list, go: asyncio.Event, results: dict) -> None:
+async def _client(index: int, stack: _Stack, ready: list, go: asyncio.Event, results: dict, ramp: float) -> None:
     import websockets
 
     url = f"{stack.url}/public/v1/ws/bots/{stack.bot_id}/chat?key={stack.secret}&user_conversation_id=bench-{index}"
     try:
-        await asyncio.sleep(random.uniform(0, 1.0))  # ramp the connections over a second
+        await asyncio.sleep(random.uniform(0, RAMP_S_PER_100 * ramp))  # ramp the connections
         async with websockets.connect(url, open_timeout=EVENT_TIMEOUT_S, ping_interval=None, max_size=2**20) as ws:
             await ws.send(json.dumps({"type": "start", "req_id": f"s{index}"}))
             events = await _events_until(ws)
@@ -181,7 +186,7 @@ async def _run_n(stack: _Stack, n: int) -> dict:
     results = {"first": [], "done": [], "errors": 0, "turns": 0, "error_samples": []}
     ready: list[int] = []
     go = asyncio.Event()
-    tasks = [asyncio.create_task(_client(i + n * 10_000, stack, ready, go, results)) for i in range(n)]
+    tasks = [asyncio.create_task(_client(i + n * 10_000, stack, ready, go, results, n / 100)) for i in range(n)]
     started = time.perf_counter()
     deadline = started + PHASE_TIMEOUT_S
     while len(ready) + results["errors"] < n and time.perf_counter() < deadline:
