@@ -92,6 +92,8 @@ class BotForm(forms.ModelForm):
             "start_message_text": "Said first when the mode is Static; empty lets the model write the greeting.",
             "system_prompt": "Use metadata like {{.firstName}}.",
             "tts_chunk_min_chars": "Shortest text sent to TTS at once (first sentence starts speaking early).",
+            "speaker_id": "`manage.py voicebot_tts_speakers` lists the model's speakers.",
+            "tts_voice": "A Piper voice name (suggestions: the voices installed) or a local .onnx path.",
         }
         widgets = {
             "system_prompt": forms.Textarea(attrs={"rows": 8}),
@@ -124,12 +126,11 @@ class BotForm(forms.ModelForm):
         self.fields["tts_voice"].widget = forms.TextInput(
             attrs={"list": "piper-voices", "placeholder": "(default voice)"}
         )
-        self.fields["speaker_id"].widget = forms.TextInput(attrs={"list": "xtts-speakers", "placeholder": "(auto)"})
+        self.fields["speaker_id"].widget = forms.TextInput(attrs={"placeholder": "(auto: the model's first speaker)"})
         self.fields["speaker_wav"].widget = forms.TextInput(attrs={"placeholder": "/path/to/voice.wav"})
         self.datalists = {
             "whisper-models": options.get("whisper_models", []),
             "piper-voices": (voices or {}).get("piper", []),
-            "xtts-speakers": (voices or {}).get("xtts", []),
         }
         for name in XTTS_FIELDS:
             self.fields[name].widget.attrs["data-show-if"] = "tts_vendor=xtts"

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
@@ -71,18 +73,16 @@ def latency_parts(obj: Any, fields: dict[str, str]) -> list[tuple[str, str]]:
 
 
 def _voices() -> dict[str, list[str]]:
-    """Speaker/voice suggestions the audio app can list without loading a model (empty if it cannot)."""
-    try:
-        from audio.tts import registry
-    except ImportError:
-        return {}
-    lister = getattr(registry, "voice_choices", None)
-    if not callable(lister):
-        return {}
-    try:
-        return {engine: list(names) for engine, names in lister().items()}
-    except Exception:  # a broken voice directory must not break the bot page
-        return {}
+    """Voice suggestions that need no model load: the Piper voices on disk plus the default voice.
+
+    XTTS speakers need the model loaded (`manage.py voicebot_tts_speakers` lists them), so the
+    speaker field is free text.
+    """
+    voices = {settings.VOICEBOT_PIPER_DEFAULT_VOICE} if getattr(settings, "VOICEBOT_PIPER_DEFAULT_VOICE", "") else set()
+    directory = getattr(settings, "VOICEBOT_PIPER_VOICES_DIR", None)
+    if directory and Path(directory).is_dir():
+        voices.update(path.stem for path in Path(directory).glob("*.onnx"))
+    return {"piper": sorted(voices)}
 
 
 def _bot_form(bot: Bot | None, data: Any = None) -> BotForm:
@@ -238,14 +238,14 @@ def provider_key_check(key: ProviderKey) -> tuple[bool, str]:
 
 
 def _provider_keys_response(request: HttpRequest, *, status: int = 200, **extra: Any) -> HttpResponse:
-    context = {"provider_keys": provider_key_list(), "provider_key_form": ProviderKeyForm(), **extra}
+    context = {"provider_keys": provider_key_list(), "provider_key_form": ProviderKeyForm(prefix="provider"), **extra}
     return render(request, "studio/keys/_provider_keys.html", context, status=status)
 
 
 @staff_required
 @require_POST
 def provider_key_create_view(request: HttpRequest) -> HttpResponse:
-    form = ProviderKeyForm(request.POST)
+    form = ProviderKeyForm(request.POST, prefix="provider")
     if form.is_valid():
         try:
             key = provider_key_create(**form.cleaned_data)

@@ -40,13 +40,13 @@ def _client_keys_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
             initial={"name": key.name, "allowed_origins": key.allowed_origins, "allowed_bot_ids": key.allowed_bot_ids},
             prefix=f"k{key.pk.hex[:8]}",
         )
-    context = {"client_keys": keys, "client_key_form": ClientKeyForm()}
+    context = {"client_keys": keys, "client_key_form": ClientKeyForm(prefix="client")}
     context.update(extra)
     return context
 
 
 def keys_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
-    context = {"provider_keys": provider_key_list(), "provider_key_form": ProviderKeyForm()}
+    context = {"provider_keys": provider_key_list(), "provider_key_form": ProviderKeyForm(prefix="provider")}
     context.update(_client_keys_context(request))
     context.update(extra)
     return context
@@ -66,7 +66,7 @@ def _client_keys_response(request: HttpRequest, status: int = 200, **extra: Any)
 @staff_required
 @require_POST
 def client_key_create_view(request: HttpRequest) -> HttpResponse:
-    form = ClientKeyForm(request.POST)
+    form = ClientKeyForm(request.POST, prefix="client")
     if form.is_valid():
         try:
             key, secret, signing_secret = client_key_create(**form.service_fields())

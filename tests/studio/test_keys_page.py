@@ -23,7 +23,12 @@ def test_it_lists_provider_and_client_keys(staff_client):
 def test_it_stores_a_provider_key_and_never_shows_the_secret_back(staff_client):
     response = staff_client.post(
         "/keys/provider/",
-        {"name": "Ollama", "secret": SECRET, "base_url": "http://127.0.0.1:11434/v1", "api_style": "chat_completions"},
+        {
+            "provider-name": "Ollama",
+            "provider-secret": SECRET,
+            "provider-base_url": "http://127.0.0.1:11434/v1",
+            "provider-api_style": "chat_completions",
+        },
         **HTMX,
     )
     html = response.content.decode()
@@ -36,7 +41,9 @@ def test_it_stores_a_provider_key_and_never_shows_the_secret_back(staff_client):
 
 def test_it_shows_provider_key_errors_inline(staff_client):
     response = staff_client.post(
-        "/keys/provider/", {"name": "", "secret": "", "base_url": "not a url", "api_style": "x"}, **HTMX
+        "/keys/provider/",
+        {"provider-name": "", "provider-secret": "", "provider-base_url": "not a url", "provider-api_style": "x"},
+        **HTMX,
     )
     html = response.content.decode()
     assert response.status_code == 400
@@ -76,9 +83,9 @@ def test_it_creates_a_client_key_and_shows_secret_and_snippet_once(staff_client,
     response = staff_client.post(
         "/keys/client/",
         {
-            "name": "Acme Website",
-            "allowed_origins": "https://acme.com, https://*.acme.com",
-            "allowed_bot_ids": [str(bot.id)],
+            "client-name": "Acme Website",
+            "client-allowed_origins": "https://acme.com, https://*.acme.com",
+            "client-allowed_bot_ids": [str(bot.id)],
         },
         **HTMX,
     )
@@ -97,7 +104,9 @@ def test_it_creates_a_client_key_and_shows_secret_and_snippet_once(staff_client,
 
 
 def test_it_shows_client_key_errors_inline(staff_client):
-    response = staff_client.post("/keys/client/", {"name": "Acme", "allowed_origins": "acme dot com"}, **HTMX)
+    response = staff_client.post(
+        "/keys/client/", {"client-name": "Acme", "client-allowed_origins": "acme dot com"}, **HTMX
+    )
     assert response.status_code == 400
     html = response.content.decode()
     assert "has-error" in html and not ClientKey.objects.exists()
