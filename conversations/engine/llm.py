@@ -155,40 +155,57 @@ async def stream_model(
         raise describe_error(exc) from exc
 
 
+# Streams are read as plain dicts: the SDK still sends the request (retries, timeouts, auth, error
+# mapping) and decodes the SSE stream, raising for `error` events, but `cast_to=object` skips building
+# a pydantic model per event (the whole response object three times per call), which cost more CPU
+# than everything else in the stream. `input`/`tools`/`messages` are already plain JSON, so they go
+# out as they are instead of through the SDK's typed transform (tens of ms per call with history).
+_STREAM_OPTIONS: dict[str, Any] = {"security": {"bearer_auth": True}}
+
+
+async def _post_stream(target: LLMTarget, path: str, body: dict[str, Any]) -> openai.AsyncStream[Any]:
+    return await client_for(target).post(
+        path, cast_to=object, body=body, options=_STREAM_OPTIONS, stream=True, stream_cls=openai.AsyncStream[object]
+    )
+
+
+def _field(value: Any, key: str) -> Any:
+    return value.get(key) if isinstance(value, dict) else None
+
+
 async def _stream_responses(
     target: LLMTarget, items: list[dict[str, Any]], tools: list[dict[str, Any]]
 ) -> AsyncIterator[StreamEvent]:
-    # `input`/`tools` are already plain JSON: passed through `extra_body` the SDK sends them as they
-    # are instead of walking them with its typed transform (tens of ms per call, growing with history).
-    body: dict[str, Any] = {"input": items}
+    body: dict[str, Any] = {"model": target.model, "input": items, "stream": True}
     if tools:
         body["tools"] = tools
-    stream = await client_for(target).responses.create(model=target.model, stream=True, extra_body=body)
+    stream = await _post_stream(target, "/responses", body)
     completed = False
     try:
         async for event in stream:
-            kind = event.type
+            if not isinstance(event, dict):
+                continue
+            kind = event.get("type")
             if kind == "response.output_text.delta":
-                if event.delta:
-                    yield TextChunk(event.delta)
+                delta = event.get("delta")
+                if delta:
+                    yield TextChunk(delta)
             elif kind == "response.output_item.done":
-                item = event.item
-                if getattr(item, "type", "") == "function_call":
-                    yield FunctionCall(item.call_id or item.id or "", item.name or "", item.arguments or "")
+                item = event.get("item")
+                if _field(item, "type") == "function_call":
+                    yield FunctionCall(
+                        item.get("call_id") or item.get("id") or "", item.get("name") or "", item.get("arguments") or ""
+                    )
             elif kind == "response.completed":
                 completed = True
-                response = event.response
-                usage = response.usage
-                output = [_dump_item(item) for item in response.output or []]
-                yield StreamEnd(
-                    output,
-                    usage.input_tokens if usage else None,
-                    usage.output_tokens if usage else None,
-                )
+                response = event.get("response") or {}
+                usage = response.get("usage")
+                output = [_dump_item(item) for item in response.get("output") or [] if isinstance(item, dict)]
+                yield StreamEnd(output, _field(usage, "input_tokens"), _field(usage, "output_tokens"))
             elif kind in ("response.failed", "response.incomplete"):
-                response = event.response
-                detail = getattr(getattr(response, "error", None), "message", "") or getattr(
-                    getattr(response, "incomplete_details", None), "reason", ""
+                response = event.get("response")
+                detail = _field(_field(response, "error"), "message") or _field(
+                    _field(response, "incomplete_details"), "reason"
                 )
                 raise LLMError(f"The model stopped before finishing ({detail or kind}).", "provider_error")
     finally:
@@ -197,12 +214,23 @@ async def _stream_responses(
         raise LLMError("The model stream ended unexpectedly.", "provider_error")
 
 
-def _dump_item(item: Any) -> dict[str, Any]:
-    data = item.model_dump(exclude_none=True) if hasattr(item, "model_dump") else dict(item)
+def _without_none(value: Any) -> Any:
+    """What `model_dump(exclude_none=True)` gave when events were pydantic models."""
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
+
+
+def _dump_item(item: dict[str, Any]) -> dict[str, Any]:
+    data = _without_none(item)
     if data.get("type") == "message":
         # Input items reject output-only fields such as logprobs on text parts.
         data["content"] = [
-            {k: v for k, v in part.items() if k in ("type", "text", "annotations")} for part in data.get("content", [])
+            {k: v for k, v in part.items() if k in ("type", "text", "annotations")}
+            for part in data.get("content", [])
+            if isinstance(part, dict)
         ]
     return data
 
@@ -210,33 +238,42 @@ def _dump_item(item: Any) -> dict[str, Any]:
 async def _stream_chat(
     target: LLMTarget, items: list[dict[str, Any]], tools: list[dict[str, Any]]
 ) -> AsyncIterator[StreamEvent]:
-    body: dict[str, Any] = {"messages": to_chat_messages(items)}  # plain JSON: skip the SDK's transform
+    body: dict[str, Any] = {
+        "model": target.model,
+        "messages": to_chat_messages(items),
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
     if tools:
         body["tools"] = chat_tools(tools)
-    stream = await client_for(target).chat.completions.create(
-        model=target.model, messages=[], stream=True, stream_options={"include_usage": True}, extra_body=body
-    )
+    stream = await _post_stream(target, "/chat/completions", body)
     text_parts: list[str] = []
     calls: dict[int, dict[str, str]] = {}
     usage = None
     try:
         async for chunk in stream:
-            if chunk.usage is not None:
-                usage = chunk.usage
-            for choice in chunk.choices or []:
-                delta = choice.delta
-                if delta is None:
+            if not isinstance(chunk, dict):
+                continue
+            if chunk.get("usage") is not None:
+                usage = chunk["usage"]
+            for choice in chunk.get("choices") or []:
+                delta = _field(choice, "delta")
+                if not isinstance(delta, dict):
                     continue
-                if delta.content:
-                    text_parts.append(delta.content)
-                    yield TextChunk(delta.content)
-                for call in delta.tool_calls or []:
-                    slot = calls.setdefault(call.index, {"id": "", "name": "", "arguments": ""})
-                    if call.id:
-                        slot["id"] = call.id
-                    if call.function is not None:
-                        slot["name"] += call.function.name or ""
-                        slot["arguments"] += call.function.arguments or ""
+                content = delta.get("content")
+                if content:
+                    text_parts.append(content)
+                    yield TextChunk(content)
+                for call in delta.get("tool_calls") or []:
+                    if not isinstance(call, dict):
+                        continue
+                    slot = calls.setdefault(call.get("index") or 0, {"id": "", "name": "", "arguments": ""})
+                    if call.get("id"):
+                        slot["id"] = call["id"]
+                    function = call.get("function")
+                    if isinstance(function, dict):
+                        slot["name"] += function.get("name") or ""
+                        slot["arguments"] += function.get("arguments") or ""
     finally:
         await stream.close()
     output: list[dict[str, Any]] = []
@@ -249,11 +286,7 @@ async def _stream_chat(
         output.append(
             {"type": "function_call", "call_id": call_id, "name": slot["name"], "arguments": slot["arguments"]}
         )
-    yield StreamEnd(
-        output,
-        usage.prompt_tokens if usage else None,
-        usage.completion_tokens if usage else None,
-    )
+    yield StreamEnd(output, _field(usage, "prompt_tokens"), _field(usage, "completion_tokens"))
 
 
 # --- format conversion -----------------------------------------------------------------------------
