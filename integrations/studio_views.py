@@ -105,6 +105,14 @@ def integration_validate(request: HttpRequest, bot_id: Any) -> HttpResponse:
     return render(request, "studio/integrations/_validation.html", {"form": form})
 
 
+def _header_names(headers_text: str) -> list[str]:
+    try:
+        headers = json.loads(headers_text or "{}")
+    except ValueError:
+        return []
+    return [str(name) for name in headers] if isinstance(headers, dict) else []
+
+
 def run_test_call(
     *, bot: Bot, stored: IntegrationTool | None, fields: dict[str, Any], arguments: dict[str, Any], metadata: dict
 ) -> dict[str, Any]:
@@ -140,10 +148,12 @@ def run_test_call(
     except (RequestBuildError, SecretError) as exc:
         report["error"] = {"type": "config_error", "message": str(exc)}
         return report
+    secret_names = {name.lower() for name in _header_names(headers_text)}
     report["request"] = {
         "method": prepared.method,
         "url": prepared.url,
-        "headers": {k: mask_header_value(v) for k, v in prepared.headers.items()},
+        # the tool's own headers may carry credentials: masked; the defaults (Accept, …) are shown
+        "headers": {k: mask_header_value(v) if k.lower() in secret_names else v for k, v in prepared.headers.items()},
         "body": prepared.body.decode("utf-8", "replace") if prepared.body else "",
     }
     outcome = execute(prepared)

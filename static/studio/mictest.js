@@ -59,6 +59,7 @@
     preroll: [],
     pendingRearm: false,
     cancelled: new Set(), // req_ids stopped by barge-in: their late audio is dropped
+    bargeIns: 0,
   };
   const player = new WavQueuePlayer();
   window.studioMicTest = { state: state, player: player }; // for the browser tests and debugging
@@ -360,6 +361,7 @@
 
   function bargeIn() {
     const stopped = player.stop();
+    if (stopped || state.activeReq) state.bargeIns += 1;
     if (state.activeReq) state.cancelled.add(state.activeReq);
     if (state.activeReq && !state.recordingReq) {
       send({ type: "cancel", req_id: uuid() });

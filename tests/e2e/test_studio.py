@@ -274,11 +274,59 @@ def test_the_mic_test_hears_the_fake_microphone_and_plays_the_reply(
     assert any(role == "user" and "store" in content.lower() for role, content in texts)
     assert ("assistant", ANSWER) in texts
 
-    page.get_by_role("link", name="Conversations").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Conversations").click()
     expect(page.get_by_role("cell", name="Voice shop")).to_be_visible()
     page.screenshot(path=str(artifacts_dir / "studio-conversations.png"), full_page=True)
     page.locator("a.mono").first.click()
     expect(page.get_by_role("heading", name="Conversation")).to_be_visible()
     expect(page.get_by_text(ANSWER)).to_be_visible()
     page.screenshot(path=str(artifacts_dir / "studio-conversation-detail.png"), full_page=True)
+
+    # dark scheme and a 360 px phone: the bot page with its mic test still fits
+    page.emulate_media(color_scheme="dark")
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.goto(f"{studio_server.url}/bots/{voice_bot.id}/")
+    expect(page.locator("#mictest [data-role=stage]")).to_have_text("idle")
+    page.screenshot(path=str(artifacts_dir / "studio-bot-page-dark-360.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
     assert not [m for m in page.console_messages if m.startswith("pageerror")], page.console_messages
+
+
+@pytest.mark.parametrize("endpointing", ["browser", "server"])
+def test_hands_free_mode_ends_the_utterance_by_itself(
+    studio_page, studio_server, staff_user, voice_bot, openai_double, endpointing
+):
+    """No Stop button: the browser's energy VAD or the server's VAD (`start` with `vad: true`) ends the turn."""
+    page = studio_page
+    log_in(page, studio_server)
+    page.goto(f"{studio_server.url}/bots/{voice_bot.id}/")
+    panel = page.locator("#mictest")
+    expect(panel.locator("[data-role=stage]")).to_have_text("idle")
+    panel.get_by_label("Speak replies").uncheck()  # nothing plays, so the looping fake mic cannot barge in
+    panel.get_by_label("Hands-free endpointing").select_option(endpointing)
+    openai_double.queue_text(ANSWER)
+    panel.get_by_role("button", name="Hands-free").click()
+    chat = panel.locator("[data-role=chat]")
+    expect(chat.locator(".bubble.user").first).to_contain_text("store", ignore_case=True, timeout=60_000)
+    expect(chat.locator(".bubble.assistant").first).to_contain_text(ANSWER, timeout=30_000)
+    panel.get_by_role("button", name="Stop hands-free").click()
+    expect(panel.get_by_role("button", name="Hands-free")).to_be_visible()
+
+
+def test_speaking_over_the_bot_stops_its_audio(studio_page, studio_server, staff_user, voice_bot, openai_double):
+    """Hands-free with speech on: the fake mic's looping question comes back while the long reply is
+    still playing, so the panel stops playback (and cancels the turn if it is still running)."""
+    page = studio_page
+    log_in(page, studio_server)
+    page.goto(f"{studio_server.url}/bots/{voice_bot.id}/")
+    panel = page.locator("#mictest")
+    expect(panel.locator("[data-role=stage]")).to_have_text("idle")
+    openai_double.queue_text("The store opens at nine in the morning. " * 8)
+    openai_double.queue_text(ANSWER)
+    panel.get_by_role("button", name="Hands-free").click()
+    page.wait_for_function("window.studioMicTest.player.playing", timeout=60_000)
+    page.wait_for_function("window.studioMicTest.state.bargeIns >= 1", timeout=30_000)
+    assert page.evaluate("window.studioMicTest.player.secondsScheduled") > 1.0
+    chat = panel.locator("[data-role=chat]")
+    expect(chat.locator(".bubble.user")).to_have_count(2, timeout=60_000)  # it listened again after the barge-in
+    panel.get_by_role("button", name="Stop hands-free").click()
