@@ -90,7 +90,9 @@ class PublicChatConsumer(AsyncWebsocketConsumer):
             await self._error("Invalid req_id", None, code="bad_request")
             return
         kind = message.get("type")
-        handler = {"start": self._start, "chat": self._chat, "history": self._history}.get(kind)
+        handler = {"start": self._start, "chat": self._chat, "history": self._history}.get(
+            kind if isinstance(kind, str) else ""
+        )
         if handler is None:
             await self._error(f"Unknown message type: {kind}", req_id, code="bad_request")
             return
