@@ -30,7 +30,12 @@ class ConversationFilterForm(forms.Form):
         widget=forms.TextInput(attrs={"type": "search", "placeholder": "text in any message"}),
     )
     page_size = forms.TypedChoiceField(
-        choices=[(n, f"{n} per page") for n in PAGE_SIZES], coerce=int, required=False, empty_value=50
+        choices=[(n, f"{n} per page") for n in PAGE_SIZES],
+        coerce=int,
+        required=False,
+        empty_value=50,
+        initial=50,
+        label="Page size",
     )
 
     def clean(self) -> dict:

@@ -31,7 +31,11 @@ CONVERSATION_LATENCIES = {
 
 @staff_required
 def conversation_list(request: HttpRequest) -> HttpResponse:
-    form = ConversationFilterForm(request.GET or None)
+    data = None
+    if request.GET:
+        data = request.GET.copy()
+        data.setdefault("page_size", "50")  # so the select shows the size actually used
+    form = ConversationFilterForm(data)
     queryset = conversation_list_queryset()
     if form.is_bound:
         form.is_valid()
