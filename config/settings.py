@@ -18,9 +18,13 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
+_OUR_PREFIXES = ("DJANGO_", "VOICEBOT_", "OPENAI_", "DATABASE_", "REDIS_", "CELERY_")
 _env_file = Path(environ.Env().str("VOICEBOT_ENV_FILE", default=str(BASE_DIR / ".env")))
 if _env_file.is_file():
     environ.Env.read_env(_env_file, overwrite=False)
+# An empty value (`DATABASE_URL=` as in .env.example) means "use the default", not "set to empty".
+for _name in [n for n, v in os.environ.items() if not v.strip() and n.startswith(_OUR_PREFIXES)]:
+    del os.environ[_name]
 
 
 def _fail(variable: str, problem: str) -> None:
@@ -301,9 +305,7 @@ VOICEBOT_EMBED_MAX_MESSAGE_CHARS = _int("VOICEBOT_EMBED_MAX_MESSAGE_CHARS", 4000
 VOICEBOT_EMBED_MAX_FRAME_BYTES = _int("VOICEBOT_EMBED_MAX_FRAME_BYTES", 32768, minimum=256)
 VOICEBOT_EMBED_MAX_USER_ID_CHARS = _int("VOICEBOT_EMBED_MAX_USER_ID_CHARS", 200, minimum=1, maximum=200)
 VOICEBOT_EMBED_RATE_PER_KEY_PER_MINUTE = _int("VOICEBOT_EMBED_RATE_PER_KEY_PER_MINUTE", 600, minimum=1)
-VOICEBOT_EMBED_RATE_PER_CONVERSATION_PER_MINUTE = _int(
-    "VOICEBOT_EMBED_RATE_PER_CONVERSATION_PER_MINUTE", 20, minimum=1
-)
+VOICEBOT_EMBED_RATE_PER_CONVERSATION_PER_MINUTE = _int("VOICEBOT_EMBED_RATE_PER_CONVERSATION_PER_MINUTE", 20, minimum=1)
 VOICEBOT_EMBED_TURN_LOCK_SECONDS = _int("VOICEBOT_EMBED_TURN_LOCK_SECONDS", 300, minimum=10)
 VOICEBOT_EMBED_HISTORY_LIMIT = _int("VOICEBOT_EMBED_HISTORY_LIMIT", 100, minimum=1, maximum=1000)
 VOICEBOT_EMBED_RESUME_TOKEN_MAX_AGE_DAYS = _int("VOICEBOT_EMBED_RESUME_TOKEN_MAX_AGE_DAYS", 90, minimum=1)
