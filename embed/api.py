@@ -8,6 +8,8 @@ the create response; the stored hash never leaves the server.
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -40,6 +42,7 @@ class ClientKeyOutput(serializers.ModelSerializer):
         return key.revoked_at is not None
 
 
+@extend_schema_field(OpenApiTypes.ANY)  # a string or a list of strings
 class OriginsField(serializers.Field):
     """A comma-separated string (the reference's shape) or a list of origins."""
 
@@ -77,10 +80,15 @@ def _call(fn, *args, **kwargs):
 
 
 class ClientKeyListCreateApi(APIView):
+    @extend_schema(
+        operation_id="client_keys_list",
+        responses=inline_serializer("ClientKeyList", {"items": ClientKeyOutput(many=True)}),
+    )
     def get(self, request):
         keys = ClientKey.objects.order_by("-created_at")
         return Response({"items": ClientKeyOutput(keys, many=True).data})
 
+    @extend_schema(request=ClientKeyCreateInput, responses={201: ClientKeyOutput})
     def post(self, request):
         payload = ClientKeyCreateInput(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -90,9 +98,11 @@ class ClientKeyListCreateApi(APIView):
 
 
 class ClientKeyDetailApi(APIView):
+    @extend_schema(responses=ClientKeyOutput)
     def get(self, request, key_id):
         return Response(ClientKeyOutput(get_object_or_404(ClientKey, pk=key_id)).data)
 
+    @extend_schema(request=ClientKeyUpdateInput, responses=ClientKeyOutput)
     def patch(self, request, key_id):
         key = get_object_or_404(ClientKey, pk=key_id)
         payload = ClientKeyUpdateInput(data=request.data, partial=True)
@@ -100,6 +110,7 @@ class ClientKeyDetailApi(APIView):
         _call(services.client_key_update, key, **payload.validated_data)
         return Response(ClientKeyOutput(key).data)
 
+    @extend_schema(request=None, responses=inline_serializer("ClientKeyRevoked", {"ok": serializers.BooleanField()}))
     def delete(self, request, key_id):
         services.client_key_revoke(get_object_or_404(ClientKey, pk=key_id))
         return Response({"ok": True})
