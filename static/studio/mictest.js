@@ -133,7 +133,15 @@
   function turn(req) {
     let t = state.turns.get(req);
     if (!t) {
-      t = { bubble: null, text: "", metrics: {}, sentAt: performance.now(), firstAudioAt: null, firstDeltaAt: null };
+      t = {
+        bubble: null,
+        text: "",
+        metrics: {},
+        sentAt: performance.now(), // request sent, or end of speech for voice turns
+        stopSent: false,
+        firstAudioAt: null,
+        firstDeltaAt: null,
+      };
       state.turns.set(req, t);
     }
     return t;
@@ -187,6 +195,8 @@
       if (state.retries < 5) {
         state.retries += 1;
         setTimeout(connect, 800 * state.retries);
+      } else {
+        errorLine("Disconnected from the server. Reload the page to reconnect.");
       }
     };
   }
@@ -220,6 +230,7 @@
           state.activeReq = null;
           state.recordingReq = null;
         }
+        if (m.stage === "asr" && t && !t.stopSent) t.sentAt = performance.now(); // server VAD ended the utterance
         setStage(m.stage);
         if (m.stage === "idle" && state.handsFree && state.pendingRearm) armHandsFree();
         break;
@@ -430,7 +441,9 @@
     // Let the flushed tail arrive before `stop` (the worklet answers within one render quantum).
     setTimeout(function () {
       send({ type: "stop", req_id: req });
-      turn(req).sentAt = performance.now();
+      const t = turn(req);
+      t.sentAt = performance.now();
+      t.stopSent = true;
     }, 60);
     state.recordingReq = null;
     refreshControls();

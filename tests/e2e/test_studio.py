@@ -168,6 +168,7 @@ def test_a_staff_user_builds_a_bot_with_an_integration_and_a_client_key(
     expect(row).to_be_visible()
     row.get_by_role("checkbox").uncheck()
     expect(row.locator(".saved-flash")).to_have_text("disabled")
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(artifacts_dir / "studio-bot-page.png"), full_page=True)
 
     # create a client key and copy its snippet

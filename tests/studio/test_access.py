@@ -66,3 +66,12 @@ def test_it_requires_a_csrf_token_on_studio_forms(staff_user, client):
     strict.force_login(staff_user)
     response = strict.post("/bots/new/", {"name": "x"})
     assert response.status_code == 403
+
+
+def test_it_refuses_changes_from_signed_in_non_staff_users(stranger_client, bot):
+    from bots.models import Bot
+
+    assert stranger_client.post(f"/bots/{bot.id}/delete/").status_code == 403
+    assert stranger_client.post(f"/bots/{bot.id}/", {"name": "Taken over"}).status_code == 403
+    assert stranger_client.post("/keys/client/", {"client-name": "x"}).status_code == 403
+    assert Bot.objects.get(pk=bot.pk).name == "Test bot"
