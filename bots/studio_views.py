@@ -30,7 +30,8 @@ from bots.options import api_options
 from bots.selectors import bot_list_with_stats, bot_stats, provider_key_list
 from bots.services import bot_create, bot_delete, bot_update, provider_key_create, provider_key_delete
 from bots.studio_forms import BotForm, ProviderKeyForm, apply_service_errors
-from conversations.engine import tools as engine_tools
+from integrations.models import IntegrationTool
+from integrations.services_tools import system_tools_for_bot
 
 View = Callable[..., HttpResponse]
 
@@ -115,8 +116,6 @@ def bot_create_view(request: HttpRequest) -> HttpResponse:
 
 
 def _bot_page_context(bot: Bot, form: BotForm) -> dict[str, Any]:
-    from integrations.models import IntegrationTool
-
     return {
         "bot": bot,
         "form": form,
@@ -169,22 +168,7 @@ def bot_delete_view(request: HttpRequest, bot_id: Any) -> HttpResponse:
 
 def system_tool_rows(bot: Bot) -> list[dict[str, Any]]:
     """One row per registered system tool: name, description, enabled, can_disable."""
-    disabled = set(bot.disabled_tools or [])
-    rows = []
-    for tool in engine_tools.system_tools():
-        try:
-            description = tool.definition().get("description", "")
-        except Exception:  # a tool whose definition needs context still gets listed
-            description = ""
-        rows.append(
-            {
-                "name": tool.name,
-                "description": description,
-                "can_disable": tool.can_disable,
-                "enabled": (not tool.can_disable) or tool.name not in disabled,
-            }
-        )
-    return rows
+    return system_tools_for_bot(bot)
 
 
 @staff_required

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 
 from bots.studio_views import fmt_ms, latency_parts, staff_required
+from conversations.api import ConversationOutputSerializer, MessageOutputSerializer
 from conversations.models import Conversation, Message
 from conversations.studio_forms import ConversationFilterForm, conversation_list_queryset
 
@@ -83,48 +84,11 @@ def conversation_detail(request: HttpRequest, conversation_id: Any) -> HttpRespo
 
 
 def transcript_export(conversation: Conversation) -> dict[str, Any]:
-    """The transcript in the reference's `GET /api/conversations/{id}` shape (conversation + messages)."""
-
-    def iso(value: Any) -> str | None:
-        return value.isoformat() if value else None
-
+    """The transcript in the REST API's detail shape (its serializers), without the bot settings."""
+    messages = conversation.messages.order_by("created_at", "id")
     return {
-        "conversation": {
-            "id": str(conversation.id),
-            "bot_id": str(conversation.bot_id),
-            "bot_name": conversation.bot.name,
-            "test_flag": conversation.test_flag,
-            "metadata": conversation.metadata,
-            "llm_input_tokens_est": conversation.llm_input_tokens_est,
-            "llm_output_tokens_est": conversation.llm_output_tokens_est,
-            "cost_usd_est": conversation.cost_usd_est,
-            **{field: getattr(conversation, field) for field in CONVERSATION_LATENCIES},
-            "created_at": iso(conversation.created_at),
-            "updated_at": iso(conversation.updated_at),
-        },
-        "messages": [
-            {
-                "id": str(m.id),
-                "role": m.role,
-                "content": m.content,
-                "created_at": iso(m.created_at),
-                "tool": m.tool_payload,
-                "tool_name": m.tool_name or None,
-                "tool_kind": m.tool_kind or None,
-                "interrupted": m.interrupted,
-                "metrics": {
-                    "in": m.input_tokens_est,
-                    "out": m.output_tokens_est,
-                    "cost": m.cost_usd_est,
-                    "asr": m.asr_ms,
-                    "llm1": m.llm_ttfb_ms,
-                    "llm": m.llm_total_ms,
-                    "tts1": m.tts_first_audio_ms,
-                    "total": m.total_ms,
-                },
-            }
-            for m in conversation.messages.order_by("created_at")
-        ],
+        "conversation": ConversationOutputSerializer(conversation).data,
+        "messages": MessageOutputSerializer(messages, many=True).data,
     }
 
 
