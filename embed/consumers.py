@@ -178,7 +178,7 @@ class PublicChatConsumer(AsyncWebsocketConsumer):
         return self.turn_task is not None and not self.turn_task.done()
 
     async def _lock(self) -> bool:
-        return await database_sync_to_async(limits.turn_lock_acquire)(
+        return await limits.turn_lock_acquire_async(
             str(self.conversation.pk), seconds=settings.VOICEBOT_EMBED_TURN_LOCK_SECONDS
         )
 
@@ -202,7 +202,7 @@ class PublicChatConsumer(AsyncWebsocketConsumer):
             log.exception("public socket: turn failed")
             await self._error("The bot could not answer; please try again", req_id, code="internal")
         finally:
-            await database_sync_to_async(limits.turn_lock_release)(conversation_id)
+            await limits.turn_lock_release_async(conversation_id)
         if last_stage != "idle":
             await self._send({"type": "status", "stage": "idle"}, req_id)
 

@@ -38,3 +38,14 @@ def turn_lock_acquire(conversation_id: str, *, seconds: int) -> bool:
 
 def turn_lock_release(conversation_id: str) -> None:
     cache.delete(f"embed:turn:{conversation_id}")
+
+
+# The socket takes and frees the lock around every turn. These touch only the cache, so they use its
+# async API rather than a database hop (channels' `database_sync_to_async` also closes the thread's
+# database connection around each call, which the next query then has to reopen).
+async def turn_lock_acquire_async(conversation_id: str, *, seconds: int) -> bool:
+    return bool(await cache.aadd(f"embed:turn:{conversation_id}", 1, timeout=seconds))
+
+
+async def turn_lock_release_async(conversation_id: str) -> None:
+    await cache.adelete(f"embed:turn:{conversation_id}")

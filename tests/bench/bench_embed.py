@@ -4,16 +4,21 @@ Everything runs on loopback, each part in its own process so they do not share a
 double (300 ms time to first token, 20 ms per token), one daphne serving a fresh SQLite database,
 and this process driving N websocket clients (the `websockets` library, speaking the widget's
 protocol). Each client connects, sends `start` (the greeting is a model call too), waits until all
-clients are ready, then sends CHATS_PER_CLIENT chat messages, each after a random think time
-(THINK_S, 2-8 s by default: people reading and typing; so N=200 is about 40 turns a second).
+clients are ready, then sends CHATS_PER_CLIENT chat messages, each after a random think time.
+Two load profiles run for every N (BENCH_EMBED_PROFILES picks, default both):
+
+- `burst`: 0.2-1.5 s between a client's messages, the original aggressive load (N=200 is about
+  230 turns a second at its peak); far faster than people type, it measures the process's ceiling.
+- `people`: 2-8 s (a person reading the reply and typing the next one; N=200 is about 40 turns
+  a second).
 
 Server-added latency of a chat turn = what the client waited minus what the model double itself
 took: first token: (first text_delta - send) - TTFT; whole turn: (done - send) - (TTFT + (tokens-1)
 x token delay). It covers the socket, the limits, the database writes and the engine. Each N is
 bounded (PHASE_TIMEOUT_S) and stops itself; errors are counted, never retried.
 
-    python -m tests.bench embed              # N = 50, 200, 500
-    BENCH_EMBED_N=20 python -m tests.bench embed
+    python -m tests.bench embed              # N = 50, 200, 500; burst and people
+    BENCH_EMBED_N=20 BENCH_EMBED_PROFILES=people python -m tests.bench embed
 """
 
 from __future__ import annotations
@@ -37,8 +42,8 @@ TTFT_S = 0.300
 TOKEN_DELAY_S = 0.020
 REPLY = "Thanks for asking! Our shop opens at nine and closes at six, every day except Sunday."
 CHATS_PER_CLIENT = 2
-# Seconds between a client's messages (a person reading and typing); BENCH_EMBED_THINK_S="0.2,1.5" for a burst.
-THINK_S = tuple(float(x) for x in os.environ.get("BENCH_EMBED_THINK_S", "2,8").split(","))
+# Seconds between a client's messages, per load profile.
+PROFILES = {"burst": (0.2, 1.5), "people": (2.0, 8.0)}
 RAMP_S_PER_100 = 1.0  # connections open over N/100 seconds
 PHASE_TIMEOUT_S = 240.0
 EVENT_TIMEOUT_S = 60.0
@@ -145,7 +150,9 @@ async def _events_until(ws, stage_idle: bool = True) -> list[tuple[float, dict]]
             return got
 
 
-async def _client(index: int, stack: _Stack, ready: list, go: asyncio.Event, results: dict, ramp: float) -> None:
+async def _client(
+    index: int, stack: _Stack, ready: list, go: asyncio.Event, results: dict, ramp: float, think: tuple
+) -> None:
     import websockets
 
     url = f"{stack.url}/public/v1/ws/bots/{stack.bot_id}/chat?key={stack.secret}&user_conversation_id=bench-{index}"
@@ -159,7 +166,7 @@ async def _client(index: int, stack: _Stack, ready: list, go: asyncio.Event, res
             ready.append(index)
             await go.wait()
             for turn in range(CHATS_PER_CLIENT):
-                await asyncio.sleep(random.uniform(*THINK_S))
+                await asyncio.sleep(random.uniform(*think))
                 sent = time.perf_counter()
                 await ws.send(json.dumps({"type": "chat", "req_id": f"c{index}-{turn}", "text": "When do you open?"}))
                 events = await _events_until(ws)
@@ -182,11 +189,13 @@ async def _client(index: int, stack: _Stack, ready: list, go: asyncio.Event, res
         results["error_samples"].append(f"{type(exc).__name__}: {exc}"[:120])
 
 
-async def _run_n(stack: _Stack, n: int) -> dict:
+async def _run_n(stack: _Stack, n: int, think: tuple, phase: int) -> dict:
     results = {"first": [], "done": [], "errors": 0, "turns": 0, "error_samples": []}
     ready: list[int] = []
     go = asyncio.Event()
-    tasks = [asyncio.create_task(_client(i + n * 10_000, stack, ready, go, results, n / 100)) for i in range(n)]
+    tasks = [
+        asyncio.create_task(_client(i + phase * 10_000, stack, ready, go, results, n / 100, think)) for i in range(n)
+    ]
     started = time.perf_counter()
     deadline = started + PHASE_TIMEOUT_S
     while len(ready) + results["errors"] < n and time.perf_counter() < deadline:
@@ -203,31 +212,38 @@ async def _run_n(stack: _Stack, n: int) -> dict:
 
 def run() -> list[dict]:
     sizes = [int(x) for x in os.environ.get("BENCH_EMBED_N", "50,200,500").split(",") if x.strip()]
+    profiles = [p.strip() for p in os.environ.get("BENCH_EMBED_PROFILES", "burst,people").split(",") if p.strip()]
     rows: list[dict] = []
     stack = _Stack()
     try:
-        for n in sizes:
-            results = asyncio.run(_run_n(stack, n))
+        for phase, (n, profile) in enumerate(((n, p) for p in profiles for n in sizes), start=1):
+            think = PROFILES[profile]
+            results = asyncio.run(_run_n(stack, n, think, phase))
             expected = n * CHATS_PER_CLIENT
-            note = f"{results['turns']}/{expected} chat turns ok, setup {results['setup_s']:.1f}s"
+            note = (
+                f"{profile}: {think[0]:g}-{think[1]:g} s think time; {results['turns']}/{expected} chat turns ok,"
+                f" setup {results['setup_s']:.1f}s, load avg {os.getloadavg()[0]:.1f}"
+            )
             if results["error_samples"]:
                 note += f"; e.g. {results['error_samples'][0]}"
             for label, values in (("first token", results["first"]), ("whole turn", results["done"])):
                 for q in (50, 95):
                     rows.append(
                         {
-                            "benchmark": f"embed N={n}",
+                            "benchmark": f"embed {profile} N={n}",
                             "metric": f"added latency {label} p{q}",
                             "value": round(_percentile(values, q), 1),
                             "unit": "ms",
                             "notes": note if (label, q) == ("first token", 50) else "",
                         }
                     )
-            rows.append({"benchmark": f"embed N={n}", "metric": "errors", "value": results["errors"], "unit": ""})
+            rows.append(
+                {"benchmark": f"embed {profile} N={n}", "metric": "errors", "value": results["errors"], "unit": ""}
+            )
             if results["first"]:
                 rows.append(
                     {
-                        "benchmark": f"embed N={n}",
+                        "benchmark": f"embed {profile} N={n}",
                         "metric": "added latency first token mean",
                         "value": round(statistics.fmean(results["first"]), 1),
                         "unit": "ms",
