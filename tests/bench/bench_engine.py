@@ -3,7 +3,8 @@
 - first-token overhead: from the double writing its first text delta to the first TextDelta out of
   `run_turn` (HTTP on 127.0.0.1, httpx, the SDK's SSE parsing, our stream handling);
 - DB cost per turn: queries and their summed time (SQLite test database);
-- turn wall time with an instant model (everything the engine adds around the model).
+- turn wall time with an instant model (everything the engine adds around the model);
+- CPU per turn: this process's CPU time (every thread) over a turn: what caps turns per second.
 
 Runs on a throw-away test database; the conversation is reset to 50 messages before every turn.
 """
@@ -64,7 +65,7 @@ def _measure(conversation, conn) -> list[dict]:
     from conversations.engine.events import TextDelta
     from conversations.models import Message
 
-    overheads, walls, query_counts, query_ms = [], [], [], []
+    overheads, walls, cpus, query_counts, query_ms = [], [], [], [], []
     keep = set(Message.objects.filter(conversation=conversation).values_list("pk", flat=True))
     assert len(keep) == HISTORY
 
@@ -79,13 +80,13 @@ def _measure(conversation, conn) -> list[dict]:
         finally:
             db_seconds[0] += time.perf_counter() - started
 
-    async def one_turn() -> tuple[float, float]:
+    async def one_turn() -> tuple[float, float, float]:
         first_delta_at = None
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         async for event in run_turn(conversation, "How are you today?"):
             if first_delta_at is None and isinstance(event, TextDelta):
                 first_delta_at = time.perf_counter()
-        return first_delta_at, time.perf_counter() - started
+        return first_delta_at, time.perf_counter() - started, time.process_time() - cpu_started
 
     def reset() -> None:
         Message.objects.filter(conversation=conversation).exclude(pk__in=keep).delete()
@@ -94,7 +95,7 @@ def _measure(conversation, conn) -> list[dict]:
         # One event loop for every turn, as under daphne (the SDK client is cached per loop).
         for n in range(WARMUP + TURNS):
             db_seconds[0], db_queries[0] = 0.0, 0
-            first_delta_at, wall = await one_turn()
+            first_delta_at, wall, cpu = await one_turn()
             count, spent = db_queries[0], db_seconds[0]
             conn.send("timestamps")
             first_token_at = conn.recv()[-1]
@@ -103,6 +104,7 @@ def _measure(conversation, conn) -> list[dict]:
                 continue
             overheads.append((first_delta_at - first_token_at) * 1000)
             walls.append(wall * 1000)
+            cpus.append(cpu * 1000)
             query_counts.append(count)
             query_ms.append(spent * 1000)
 
@@ -145,6 +147,13 @@ def _measure(conversation, conn) -> list[dict]:
             "value": statistics.median(walls),
             "unit": "ms",
             "notes": "instant model (ttft 0): engine + SDK + DB",
+        },
+        {
+            "benchmark": "engine",
+            "metric": "CPU per turn median",
+            "value": statistics.median(cpus),
+            "unit": "ms",
+            "notes": "process CPU time, all threads (the double runs elsewhere)",
         },
     ]
 
