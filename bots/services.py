@@ -12,11 +12,13 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import transaction
 
 from bots import crypto
+from bots.crypto import SecretError
 from bots.models import Bot, ProviderKey
 from integrations.models import TOOL_NAME_RE
 
@@ -248,3 +250,23 @@ def provider_key_delete(*, key: ProviderKey) -> None:
     if Bot.objects.filter(openai_key=key).exists():
         raise ValidationError(KEY_IN_USE_MESSAGE)
     key.delete()
+
+
+def provider_key_check(key: ProviderKey) -> tuple[bool, str]:
+    """List the provider's models with this key through the engine's client layer: (ok, message)."""
+    from conversations.engine import llm
+
+    try:
+        target = llm.LLMTarget(key.get_secret(), key.base_url or None, key.api_style, "")
+    except SecretError as exc:
+        return False, str(exc)
+
+    async def list_models() -> list[str]:
+        return [model.id async for model in llm.client_for(target).models.list()]
+
+    try:
+        models = async_to_sync(list_models)()
+    except Exception as exc:  # every provider failure is reported, in the engine's words
+        return False, llm.describe_error(exc).message
+    sample = ", ".join(sorted(models)[:5])
+    return True, f"The key works: {len(models)} models available{f' ({sample}…)' if sample else ''}."

@@ -13,7 +13,6 @@ from functools import wraps
 from pathlib import Path
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
@@ -24,11 +23,17 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST
 
-from bots.crypto import SecretError
 from bots.models import Bot, ProviderKey
 from bots.options import api_options
 from bots.selectors import bot_list_with_stats, bot_stats, provider_key_list
-from bots.services import bot_create, bot_delete, bot_update, provider_key_create, provider_key_delete
+from bots.services import (
+    bot_create,
+    bot_delete,
+    bot_update,
+    provider_key_check,
+    provider_key_create,
+    provider_key_delete,
+)
 from bots.studio_forms import BotForm, ProviderKeyForm, apply_service_errors
 from integrations.models import IntegrationTool
 from integrations.services_tools import system_tools_for_bot
@@ -199,26 +204,6 @@ def bot_system_tools(request: HttpRequest, bot_id: Any) -> HttpResponse:
 
 
 # --- provider keys ---------------------------------------------------------------------------------
-
-
-def provider_key_check(key: ProviderKey) -> tuple[bool, str]:
-    """List the provider's models with this key through the engine's client layer: (ok, message)."""
-    from conversations.engine import llm
-
-    try:
-        target = llm.LLMTarget(key.get_secret(), key.base_url or None, key.api_style, "")
-    except SecretError as exc:
-        return False, str(exc)
-
-    async def list_models() -> list[str]:
-        return [model.id async for model in llm.client_for(target).models.list()]
-
-    try:
-        models = async_to_sync(list_models)()
-    except Exception as exc:  # every provider failure is reported, in the engine's words
-        return False, llm.describe_error(exc).message
-    sample = ", ".join(sorted(models)[:5])
-    return True, f"The key works: {len(models)} models available{f' ({sample}…)' if sample else ''}."
 
 
 def _provider_keys_response(request: HttpRequest, *, status: int = 200, **extra: Any) -> HttpResponse:
