@@ -19,6 +19,7 @@ bounded (PHASE_TIMEOUT_S) and stops itself; errors are counted, never retried.
 
     python -m tests.bench embed              # N = 50, 200, 500; burst and people
     BENCH_EMBED_N=20 BENCH_EMBED_PROFILES=people python -m tests.bench embed
+    BENCH_EMBED_DB_QUERY="?conn_max_age=600" python -m tests.bench embed   # persistent DB connections
 """
 
 from __future__ import annotations
@@ -90,7 +91,8 @@ class _Stack:
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "VOICEBOT_ENV_FILE": "/nonexistent/.env",
-            "DATABASE_URL": f"sqlite:///{self.tmp.name}/bench.sqlite3",
+            # BENCH_EMBED_DB_QUERY="?conn_max_age=600" measures persistent SQLite connections.
+            "DATABASE_URL": f"sqlite:///{self.tmp.name}/bench.sqlite3" + os.environ.get("BENCH_EMBED_DB_QUERY", ""),
             "DJANGO_SECRET_KEY": uuid.uuid4().hex * 2,
             "VOICEBOT_SECRET_KEY": Fernet.generate_key().decode(),
             "OPENAI_API_KEY": "sk-bench-double",
