@@ -12,6 +12,7 @@ from channels.testing import WebsocketCommunicator
 
 from tests.audio.conftest import asr_model_dir, piper_voice_path, voice_bot  # noqa: F401 (fixtures)
 from tests.embed.conftest import _fresh_cache, live_bot, make_key, open_socket  # noqa: F401 (fixtures)
+from tests.integrations.conftest import allow_loopback, conversation, mock_api  # noqa: F401 (fixtures)
 
 _RESULTS = {"passed": 0, "failed": 0, "skipped": 0}
 

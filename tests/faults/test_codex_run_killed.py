@@ -20,7 +20,7 @@ from conversations.engine.events import Done, ToolResult
 from integrations.models import SavedResponse
 from integrations.sandbox import sandbox_root
 from integrations.saved import saved_response_bytes
-from tests.integrations.conftest import allow_loopback, conversation, make_tool, mock_api, run_turn_events  # noqa: F401
+from tests.integrations.conftest import make_tool, run_turn_events
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -62,7 +62,7 @@ def test_a_codex_script_killed_mid_run_gives_a_clear_error_and_keeps_the_saved_d
     mock_api,
     allow_loopback,
     openai_double,
-    settings,  # noqa: F811
+    settings,
 ):
     settings.VOICEBOT_SANDBOX_WALL_SECONDS = 30
     marker = f"fault-{uuid.uuid4().hex}"

@@ -15,7 +15,7 @@ from asgiref.sync import async_to_sync
 from conversations.engine.events import Done, Error, ToolResult
 from conversations.models import Message
 from tests.e2e.conftest import free_port
-from tests.integrations.conftest import allow_loopback, conversation, make_tool, run_turn_events  # noqa: F401
+from tests.integrations.conftest import make_tool, run_turn_events
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,11 +47,11 @@ def silent_server():
         listener.close()
 
 
-def _turn(conversation, text):  # noqa: F811
+def _turn(conversation, text):
     return async_to_sync(run_turn_events)(conversation, text)
 
 
-def _check_failed_tool_turn(conversation, events, error_words: str) -> None:  # noqa: F811
+def _check_failed_tool_turn(conversation, events, error_words: str) -> None:
     result = next(e for e in events if isinstance(e, ToolResult)).result
     assert result["ok"] is False and error_words in str(result["error"]).lower(), result
     assert not [e for e in events if isinstance(e, Error)]
@@ -61,7 +61,7 @@ def _check_failed_tool_turn(conversation, events, error_words: str) -> None:  # 
     assert {kind for _, kind in stored if kind} >= {Message.ToolKind.CALL, Message.ToolKind.RESULT} - {""}
 
 
-def _then_a_normal_turn_works(conversation, openai_double) -> None:  # noqa: F811
+def _then_a_normal_turn_works(conversation, openai_double) -> None:
     openai_double.queue_text("Anything else?")
     events = _turn(conversation, "ok thanks")
     assert [e.text for e in events if isinstance(e, Done)] == ["Anything else?"]
@@ -72,7 +72,7 @@ def test_an_api_that_refuses_connections_becomes_a_tool_error_the_model_explains
     conversation,
     allow_loopback,
     openai_double,
-    settings,  # noqa: F811
+    settings,
 ):
     settings.VOICEBOT_HTTP_CONNECT_TIMEOUT_S = 1.0
     make_tool(bot, name="book", url=f"http://127.0.0.1:{free_port()}/v1/appointments", method="GET")
@@ -91,7 +91,7 @@ def test_an_api_that_hangs_times_out_with_the_read_timeout_setting(
     conversation,
     allow_loopback,
     openai_double,
-    settings,  # noqa: F811
+    settings,
 ):
     settings.VOICEBOT_HTTP_READ_TIMEOUT_S = 0.5
     with silent_server() as url:
