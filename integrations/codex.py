@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
+from celery.exceptions import TimeoutError as CeleryTimeoutError
 from django.conf import settings
+from kombu.exceptions import OperationalError
 
 from conversations.engine.llm import CHAT_COMPLETIONS, LLMError, client_for, describe_error, resolve_target
 from integrations.payload_schema import schema_prompt_text
@@ -195,12 +197,16 @@ async def run_codex(
     except LLMError as exc:
         return CodexOutcome(ok=False, error=exc.message)
     output_name = f"export.{output_format}" if mode == "export" else "result.txt"
-    result = await asyncio.to_thread(
-        lambda: run_codex_script.apply_async(args=[str(saved.id), reply["script"], output_name]).get(
-            timeout=settings.VOICEBOT_CODEX_TIMEOUT_S + settings.VOICEBOT_SANDBOX_WALL_SECONDS,
-            disable_sync_subtasks=False,
+    try:
+        result = await asyncio.to_thread(
+            lambda: run_codex_script.apply_async(args=[str(saved.id), reply["script"], output_name]).get(
+                timeout=settings.VOICEBOT_CODEX_TIMEOUT_S + settings.VOICEBOT_SANDBOX_WALL_SECONDS,
+                disable_sync_subtasks=False,
+            )
         )
-    )
+    except (CeleryTimeoutError, OperationalError) as exc:
+        # A worker that died or a broker that is gone: the user hears a clear failure, the turn goes on.
+        return CodexOutcome(ok=False, error=f"The script runner did not answer ({exc.__class__.__name__}).")
     status = parse_status(result.get("stdout", ""))
     outcome = CodexOutcome(
         ok=bool(result.get("ok")),
