@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 
@@ -25,9 +26,15 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from audio import pipeline
+from audio.asr.base import AsrError
 from audio.pcm import AudioDecodeError, decode_for_asr
 from audio.services import ConversationLookupError, bot_get, conversation_for_turn
+from audio.tts.base import TtsError
 from conversations.engine.events import ConversationStarted, Event, to_wire
+
+log = logging.getLogger(__name__)
+TURN_FAILED = "Something went wrong in this turn; please try again."
+VOICE_ERRORS = (AsrError, TtsError)
 
 PING_AFTER_S = 10.0
 
@@ -48,8 +55,11 @@ async def with_pings(events: AsyncIterator[Event], interval: float) -> AsyncIter
         try:
             async for event in events:
                 await queue.put(to_wire(event))
-        except Exception as exc:  # report, then end the stream
-            await queue.put({"type": "error", "error": str(exc) or type(exc).__name__})
+        except VOICE_ERRORS as exc:  # a model that cannot load or speak: its message tells the user what to fix
+            await queue.put({"type": "error", "error": str(exc), "code": "voice"})
+        except Exception:  # report (details in the log), then end the stream
+            log.exception("talk/stream: turn failed")
+            await queue.put({"type": "error", "error": TURN_FAILED, "code": "internal"})
         finally:
             await queue.put(end)
 

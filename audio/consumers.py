@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,11 +26,16 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from audio import pipeline
+from audio.asr.base import AsrError
 from audio.pcm import ASR_SAMPLE_RATE, Pcm16Buffer, float32_to_pcm16, pcm16_to_float32
 from audio.services import ConversationLookupError, bot_get, conversation_for_turn
+from audio.tts.base import TtsError
 from audio.vad import Utterance, VadParams, VadSegmenter
 from conversations.engine.events import ConversationStarted, Done, Event, TextDelta, to_wire
 
+log = logging.getLogger(__name__)
+TURN_FAILED = "Something went wrong in this turn; please try again."
+VOICE_ERRORS = (AsrError, TtsError)
 ALLOWED_SAMPLE_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000)
 
 
@@ -324,8 +330,11 @@ class TalkConsumer(AsyncWebsocketConsumer):
                     finished = True
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # a failure in a turn is reported; the socket stays usable
-            await self._emit(req_id, {"type": "error", "error": str(exc) or type(exc).__name__})
+        except VOICE_ERRORS as exc:  # a model that cannot load or speak: its message tells the user what to fix
+            await self._emit(req_id, {"type": "error", "error": str(exc), "code": "voice"})
+        except Exception:  # anything else is reported (details in the log); the socket stays usable
+            log.exception("talk socket: turn failed")
+            await self._emit(req_id, {"type": "error", "error": TURN_FAILED, "code": "internal"})
         if not finished:
             await self._emit(req_id, {"type": "done", "text": "".join(self.said), "metrics": {}})
         self._reset()
