@@ -91,6 +91,7 @@ def test_management_commands_give_one_clear_line_when_the_database_is_unavailabl
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's file lock (the embedded profile)")
 @pytest.mark.django_db(transaction=True)
 def test_a_write_while_sqlite_is_locked_answers_503_and_keeps_the_stored_rows(staff_api):
     Bot.objects.create(name="Kept bot", system_prompt="x", openai_model="gpt-4o-mini")
