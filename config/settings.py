@@ -250,6 +250,8 @@ VOICEBOT_OPENAI_TIMEOUT_S = _float("VOICEBOT_OPENAI_TIMEOUT_S", 60.0, minimum=1.
 VOICEBOT_OPENAI_MAX_RETRIES = _int("VOICEBOT_OPENAI_MAX_RETRIES", 2, minimum=0, maximum=10)
 VOICEBOT_MAX_TOOL_STEPS = _int("VOICEBOT_MAX_TOOL_STEPS", 5, minimum=1, maximum=50)
 VOICEBOT_HISTORY_TOKEN_BUDGET = _int("VOICEBOT_HISTORY_TOKEN_BUDGET", 24000, minimum=500)
+# One turn at a time per conversation: the lock frees itself after this long if its holder died.
+VOICEBOT_TURN_LOCK_SECONDS = _int("VOICEBOT_TURN_LOCK_SECONDS", 300, minimum=10)
 OPENAI_API_STYLE = env.str("OPENAI_API_STYLE", default="responses")
 if OPENAI_API_STYLE not in ("responses", "chat_completions"):
     _fail("OPENAI_API_STYLE", f"must be responses or chat_completions, got {OPENAI_API_STYLE!r}")

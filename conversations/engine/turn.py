@@ -22,7 +22,7 @@ from django.conf import settings
 
 from bots.models import Bot
 from conversations import pricing, services
-from conversations.engine import history
+from conversations.engine import history, turn_lock
 from conversations.engine.events import (
     Done,
     Error,
@@ -461,6 +461,11 @@ class _Step:
 async def _guarded(turn: _Turn, events: AsyncIterator[Event]) -> AsyncIterator[Event]:
     """Error and cancellation handling around a turn. Being the outermost generator matters: an
     `aclose()` from the consumer arrives here and closes the inner generators in order."""
+    token = await turn_lock.acquire(turn.conversation.pk)
+    if token is None:
+        await events.aclose()
+        yield Error(message=turn_lock.BUSY_MESSAGE, code="busy")
+        return
     try:
         async with contextlib.aclosing(events) as stream:
             async for event in stream:
@@ -477,6 +482,8 @@ async def _guarded(turn: _Turn, events: AsyncIterator[Event]) -> AsyncIterator[E
         logger.exception("turn failed in conversation %s", turn.conversation.pk)
         await turn.store_interrupted()
         yield Error(message=INTERNAL_ERROR, code="internal_error")
+    finally:
+        await turn_lock.release(turn.conversation.pk, token)
 
 
 def run_turn(conversation: Conversation, user_text: str, *, options: TurnOptions | None = None) -> AsyncIterator[Event]:
