@@ -35,6 +35,7 @@ class PublicChatConsumer(AsyncWebsocketConsumer):
     external_id = ""
     conversation = None
     turn_task: asyncio.Task | None = None
+    turn_active = False  # cleared just before a turn's final done/error goes out, so replies to it are not "busy"
     closed = False
 
     # --- connection ----------------------------------------------------------------------------
@@ -175,7 +176,7 @@ class PublicChatConsumer(AsyncWebsocketConsumer):
 
     # --- turns ---------------------------------------------------------------------------------
     def _busy(self) -> bool:
-        return self.turn_task is not None and not self.turn_task.done()
+        return self.turn_active
 
     async def _lock(self) -> bool:
         return await limits.turn_lock_acquire_async(
@@ -183,11 +184,22 @@ class PublicChatConsumer(AsyncWebsocketConsumer):
         )
 
     def _spawn(self, req_id: Any, events) -> None:
+        self.turn_active = True
         self.turn_task = asyncio.create_task(self._pump(req_id, events, str(self.conversation.pk)))
 
     async def _pump(self, req_id: Any, events, conversation_id: str) -> None:
-        """Forward one turn's events; tool calls and results stay on the server."""
+        """Forward one turn's events; tool calls and results stay on the server. The turn is over
+        (socket free, lock released) before its final `done`/`error` is sent."""
         last_stage = None
+        ended = False
+
+        async def end_turn() -> None:
+            nonlocal ended
+            if not ended:
+                ended = True
+                self.turn_active = False
+                await limits.turn_lock_release_async(conversation_id)
+
         try:
             async with contextlib.aclosing(events) as stream:
                 async for event in stream:
@@ -195,14 +207,17 @@ class PublicChatConsumer(AsyncWebsocketConsumer):
                         continue
                     if isinstance(event, ev.Status):
                         last_stage = event.stage
+                    if isinstance(event, (ev.Done, ev.Error)):
+                        await end_turn()
                     await self._send(ev.to_wire(event), req_id)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("public socket: turn failed")
+            await end_turn()
             await self._error("The bot could not answer; please try again", req_id, code="internal")
         finally:
-            await limits.turn_lock_release_async(conversation_id)
+            await end_turn()
         if last_stage != "idle":
             await self._send({"type": "status", "stage": "idle"}, req_id)
 

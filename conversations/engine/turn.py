@@ -459,31 +459,46 @@ class _Step:
 
 
 async def _guarded(turn: _Turn, events: AsyncIterator[Event]) -> AsyncIterator[Event]:
-    """Error and cancellation handling around a turn. Being the outermost generator matters: an
-    `aclose()` from the consumer arrives here and closes the inner generators in order."""
+    """Error, cancellation and the conversation's turn lock around a turn. Being the outermost
+    generator matters: an `aclose()` from the consumer arrives here and closes the inner generators in
+    order. The lock is released before the final Done/Error is handed out, so a client that answers
+    `done` at once is not refused as busy."""
     token = await turn_lock.acquire(turn.conversation.pk)
     if token is None:
         await events.aclose()
         yield Error(message=turn_lock.BUSY_MESSAGE, code="busy")
         return
+    held = True
+
+    async def release() -> None:
+        nonlocal held
+        if held:
+            held = False
+            await turn_lock.release(turn.conversation.pk, token)
+
     try:
         async with contextlib.aclosing(events) as stream:
             async for event in stream:
+                if isinstance(event, Done):
+                    await release()
                 yield event
     except LLMError as exc:
         await turn.store_interrupted()
+        await release()
         yield Error(message=exc.message, code=exc.code)
     except (GeneratorExit, asyncio.CancelledError):
         await turn.store_interrupted()
         raise
     except Conversation.DoesNotExist:
+        await release()
         yield Error(message="Conversation not found", code="not_found")
     except Exception:
         logger.exception("turn failed in conversation %s", turn.conversation.pk)
         await turn.store_interrupted()
+        await release()
         yield Error(message=INTERNAL_ERROR, code="internal_error")
     finally:
-        await turn_lock.release(turn.conversation.pk, token)
+        await release()
 
 
 def run_turn(conversation: Conversation, user_text: str, *, options: TurnOptions | None = None) -> AsyncIterator[Event]:

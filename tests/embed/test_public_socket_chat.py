@@ -133,3 +133,21 @@ async def test_a_model_failure_is_an_error_event_and_the_socket_stays_usable(
     events = await socket.until("status", stage="idle")
     assert next(e for e in events if e["type"] == "done")["text"] == "Back again."
     await socket.close()
+
+
+async def test_a_chat_sent_the_moment_done_arrives_is_answered_not_refused_as_busy(
+    open_socket, live_bot, make_key, openai_double
+):
+    _, secret, _ = await make_key()
+    openai_double.queue_text("Welcome!")
+    openai_double.queue_text("We open at nine.")
+    socket = await _connect(open_socket, live_bot, secret)
+    await socket.send(type="start", req_id="s1")
+    await socket.until("done")
+    await socket.send(type="chat", req_id="c1", text="When do you open?")  # before the greeting's idle
+    events = []
+    while not any(e["type"] == "done" and e.get("req_id") == "c1" for e in events):
+        events.append(await socket.receive())
+        assert not (events[-1]["type"] == "error" and events[-1].get("req_id") == "c1"), events[-1]
+    assert [e for e in events if e["type"] == "done" and e["req_id"] == "c1"][0]["text"] == "We open at nine."
+    await socket.close()
