@@ -164,20 +164,24 @@ def host_origin(tmp_path):
         thread.join(timeout=5)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """Module-scoped: Playwright's loop must not outlive the browser tests (other tests use asyncio)."""
+@contextlib.contextmanager
+def launch_chromium(extra_args: tuple[str, ...] = ()):
+    """Debian's chromium under Playwright's sync API (never a downloaded browser).
+
+    Playwright's sync API keeps an event loop running in this thread, which Django's async-safety
+    check mistakes for async code calling the ORM; the tests' bodies really are synchronous.
+    """
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
-    # Playwright's sync API keeps an event loop running in this thread, which Django's async-safety
-    # check mistakes for async code calling the ORM; the tests' bodies really are synchronous.
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            chromium = playwright.chromium.launch(
+                executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args], headless=True
+            )
             try:
                 yield chromium
             finally:
@@ -187,6 +191,13 @@ def browser():
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         else:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Module-scoped: Playwright's loop must not outlive the browser tests (other tests use asyncio)."""
+    with launch_chromium() as chromium:
+        yield chromium
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 from integrations.mock_api import MockApiServer
 from tests.conftest import STAFF_PASSWORD
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, run_daphne, server_env
+from tests.e2e.conftest import launch_chromium, run_daphne, server_env
 
 pytestmark = pytest.mark.e2e
 
@@ -42,33 +42,14 @@ def speech_wav(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def studio_browser(speech_wav):
     """Chromium with a fake microphone fed by `speech_wav` and autoplay allowed."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
-    import os
-
-    from playwright.sync_api import sync_playwright
-
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's loop in this thread, see conftest
-    args = [
-        *CHROMIUM_ARGS,
+    fake_microphone = (
         "--use-fake-device-for-media-stream",
         "--use-fake-ui-for-media-stream",
         f"--use-file-for-fake-audio-capture={speech_wav}",
         "--autoplay-policy=no-user-gesture-required",
-    ]
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
-            try:
-                yield browser
-            finally:
-                browser.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+    )
+    with launch_chromium(fake_microphone) as browser:
+        yield browser
 
 
 @pytest.fixture
