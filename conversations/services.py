@@ -7,6 +7,7 @@ is one transaction: a cancelled turn never leaves half of a write behind.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.db import transaction
@@ -152,19 +153,35 @@ def message_record_timings(message_id: Any, **timings_ms: int | None) -> None:
     )
 
 
-class ConversationNotFound(Exception):
-    pass
+class ConversationLookupError(LookupError):
+    """A client-supplied conversation id that cannot be used; the message is shown to the client and
+    `status` is the HTTP status every REST path answers with (one rule for every transport)."""
+
+    status = 400
 
 
-class ConversationOfAnotherBot(Exception):
-    pass
+class ConversationNotFound(ConversationLookupError):
+    status = 404
+
+
+class ConversationOfAnotherBot(ConversationLookupError):
+    status = 400
 
 
 def conversation_for_bot(*, bot: Bot, conversation_id: Any = None, test_flag: bool = True) -> Conversation:
-    """Resume `conversation_id` (it must belong to `bot`) or start a new conversation."""
-    if conversation_id is None:
-        return conversation_start(bot=bot, test_flag=test_flag)
-    conversation = Conversation.objects.filter(pk=conversation_id).first()
+    """Resume `conversation_id` (it must belong to `bot`) or start a new conversation.
+
+    Every transport that takes a conversation id from its client (REST chat, talk/stream, the Studio
+    talk socket) looks it up here, so "not found" reads and answers the same everywhere."""
+    if conversation_id in (None, ""):
+        conversation = conversation_start(bot=bot, test_flag=test_flag)
+        conversation.bot = bot
+        return conversation
+    try:
+        wanted = conversation_id if isinstance(conversation_id, uuid.UUID) else uuid.UUID(str(conversation_id))
+    except ValueError as exc:
+        raise ConversationLookupError("Invalid conversation_id") from exc
+    conversation = Conversation.objects.select_related("bot", "bot__openai_key").filter(pk=wanted).first()
     if conversation is None:
         raise ConversationNotFound("Conversation not found")
     if conversation.bot_id != bot.pk:

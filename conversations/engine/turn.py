@@ -60,6 +60,7 @@ class TurnOptions:
     debug: bool = False
     user_message_fields: dict[str, Any] = field(default_factory=dict)  # e.g. {"asr_ms": 412}
     extra_timings_ms: dict[str, int] = field(default_factory=dict)  # e.g. {"asr": 412}
+    lock_token: str | None = None  # set by the conversation session, which already holds the turn lock
 
 
 @dataclass
@@ -463,12 +464,14 @@ async def _guarded(turn: _Turn, events: AsyncIterator[Event]) -> AsyncIterator[E
     generator matters: an `aclose()` from the consumer arrives here and closes the inner generators in
     order. The lock is released before the final Done/Error is handed out, so a client that answers
     `done` at once is not refused as busy."""
-    token = await turn_lock.acquire(turn.conversation.pk)
-    if token is None:
-        await events.aclose()
-        yield Error(message=turn_lock.BUSY_MESSAGE, code="busy")
-        return
-    held = True
+    token = turn.options.lock_token
+    held = token is None  # a session that holds the lock releases it itself
+    if held:
+        token = await turn_lock.acquire(turn.conversation.pk)
+        if token is None:
+            await events.aclose()
+            yield Error(message=turn_lock.BUSY_MESSAGE, code="busy")
+            return
 
     async def release() -> None:
         nonlocal held

@@ -1,24 +1,59 @@
-"""One turn at a time per conversation, whatever the entry point (two Studio tabs, the REST API and a
-widget on the same conversation), across processes: the lock lives in the Django cache, which is Redis
-when REDIS_URL is set. A holder that dies without releasing frees it after VOICEBOT_TURN_LOCK_SECONDS."""
+"""One turn at a time per conversation, whatever the entry point (two Studio tabs, the REST API, a
+widget and a phone call on the same conversation), across processes: the lock lives in the Django
+cache, which is Redis when REDIS_URL is set. A holder that dies without releasing frees it after
+VOICEBOT_TURN_LOCK_SECONDS.
+
+Messages that arrive while a turn runs wait in line instead of being dropped (`wait_for_turn`):
+- in one process, waiters are served first come, first served (an `asyncio.Lock` per conversation is
+  FIFO), which keeps one socket's quick messages in the order they were sent;
+- across processes, a waiter polls the cache lock, so two messages sent to two processes at the same
+  instant are ordered by who polls first; a message from one sender is never reordered;
+- the line is bounded (VOICEBOT_TURN_QUEUE_MAX waiting behind the running turn, counted in the cache so
+  the bound holds across processes) and so is the wait (VOICEBOT_TURN_QUEUE_WAIT_SECONDS): over either
+  bound the caller gets `QueueFull` / `TurnWaitTimeout`, which transports send as a clear error.
+
+This is the only lock module of the project: the conversation session takes it for every transport,
+and `run_turn` called directly (tests, benchmarks, scripts) takes it without waiting.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
 
 BUSY_MESSAGE = "Another turn is already running in this conversation; try again when it has finished."
+QUEUE_FULL_MESSAGE = "Too many messages are waiting in this conversation; wait for the answers, then send again."
+WAIT_TIMEOUT_MESSAGE = "The previous answer took too long; please send your message again."
+_POLL_FIRST_S = 0.02
+_POLL_MAX_S = 0.25
+
+
+class QueueFull(Exception):
+    """More messages are waiting behind the running turn than VOICEBOT_TURN_QUEUE_MAX."""
+
+
+class TurnWaitTimeout(Exception):
+    """The turn ahead did not finish within VOICEBOT_TURN_QUEUE_WAIT_SECONDS."""
 
 
 def _key(conversation_id: Any) -> str:
     return f"engine:turn:{conversation_id}"
 
 
+def _waiting_key(conversation_id: Any) -> str:
+    return f"engine:turn-waiting:{conversation_id}"
+
+
 async def acquire(conversation_id: Any) -> str | None:
-    """Take the lock; returns the holder's token, or None when another turn holds it."""
+    """Take the lock now; returns the holder's token, or None when another turn holds it."""
     token = uuid.uuid4().hex
     taken = await cache.aadd(_key(conversation_id), token, timeout=settings.VOICEBOT_TURN_LOCK_SECONDS)
     return token if taken else None
@@ -28,3 +63,91 @@ async def release(conversation_id: Any, token: str) -> None:
     """Give the lock back, unless it expired and another turn holds it now."""
     if await cache.aget(_key(conversation_id)) == token:
         await cache.adelete(_key(conversation_id))
+
+
+@dataclass
+class _LocalLine:
+    """The waiters of one conversation in this process and event loop."""
+
+    lock: asyncio.Lock
+    users: int = 0
+
+
+_lines: dict[tuple[int, str], _LocalLine] = {}
+
+
+@contextlib.asynccontextmanager
+async def _local_line(conversation_id: Any) -> AsyncIterator[None]:
+    ident = (id(asyncio.get_running_loop()), str(conversation_id))
+    line = _lines.get(ident)
+    if line is None:
+        line = _lines[ident] = _LocalLine(asyncio.Lock())
+    line.users += 1
+    try:
+        async with line.lock:
+            yield
+    finally:
+        line.users -= 1
+        if line.users == 0 and _lines.get(ident) is line:
+            del _lines[ident]
+
+
+def _count_waiting_sync(conversation_id: Any, delta: int) -> int:
+    # One thread hop for add+incr: the cache's async `aincr` is a get and a set (not atomic), while
+    # `incr` is atomic on LocMem and Redis.
+    key = _waiting_key(conversation_id)
+    timeout = settings.VOICEBOT_TURN_QUEUE_WAIT_SECONDS + settings.VOICEBOT_TURN_LOCK_SECONDS
+    if delta > 0 and cache.add(key, delta, timeout=timeout):
+        return delta
+    try:
+        return cache.incr(key, delta)
+    except ValueError:  # expired meanwhile
+        if delta > 0:
+            cache.add(key, delta, timeout=timeout)
+        return max(delta, 0)
+
+
+_count_waiting = sync_to_async(_count_waiting_sync, thread_sensitive=False)
+
+
+@contextlib.asynccontextmanager
+async def wait_for_turn(conversation_id: Any) -> AsyncIterator[str]:
+    """Wait in line for the conversation's lock and hold it for the block; yields the owner token.
+
+    Raises QueueFull at once when the line is full, TurnWaitTimeout when the wait is over its bound.
+    The lock is released when the block ends (or earlier through `release(conversation_id, token)`,
+    which the session does just before it sends the final `done`).
+    """
+    waiting = await _count_waiting(conversation_id, 1)
+    counted = True
+    try:
+        # The running turn is not waiting; `waiting` counts this message and those ahead of it.
+        if waiting > settings.VOICEBOT_TURN_QUEUE_MAX + 1 or (
+            waiting > settings.VOICEBOT_TURN_QUEUE_MAX and await cache.aget(_key(conversation_id)) is not None
+        ):
+            raise QueueFull(QUEUE_FULL_MESSAGE)
+        async with _local_line(conversation_id):
+            token = await _poll(conversation_id)
+            await _count_waiting(conversation_id, -1)
+            counted = False
+            try:
+                yield token
+            finally:
+                await release(conversation_id, token)
+    finally:
+        if counted:
+            await _count_waiting(conversation_id, -1)
+
+
+async def _poll(conversation_id: Any) -> str:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.VOICEBOT_TURN_QUEUE_WAIT_SECONDS
+    pause = _POLL_FIRST_S
+    while True:
+        token = await acquire(conversation_id)
+        if token is not None:
+            return token
+        if loop.time() >= deadline:
+            raise TurnWaitTimeout(WAIT_TIMEOUT_MESSAGE)
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, _POLL_MAX_S)
