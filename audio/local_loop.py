@@ -27,6 +27,7 @@ from audio.devices import AudioDeviceError, sounddevice
 from audio.pcm import ASR_SAMPLE_RATE, decode_audio, float32_to_pcm16, pcm16_to_float32, resample
 from audio.vad import SpeechStarted, Utterance, VadParams, VadSegmenter
 from conversations.engine.events import Audio, Done, Error, Event, TextDelta, ToolCall, Transcript
+from conversations.session import ConversationSession
 
 logger = logging.getLogger(__name__)
 FRAME_MS = 30
@@ -190,20 +191,30 @@ async def run_loop(
     write: Callable[[str], None] = print,
     max_turns: int | None = None,
 ) -> int:
-    """Run until the source ends (WAV) or forever (mic). Returns the number of voice turns run."""
+    """Run until the source ends (WAV) or forever (mic). Returns the number of voice turns run.
+
+    Turns go through the conversation session like every other transport (its line, lock and error
+    handling), so a Studio tab on the same conversation waits its turn instead of interleaving."""
     voice = await pipeline.Voice.for_bot(bot)
     await pipeline.warm_up(voice)
+    session = ConversationSession(channel="cli")
 
     async def consume(events: AsyncIterator[Event]) -> None:
-        async for event in events:
-            if isinstance(event, Audio):
-                sink.play(event)
-            else:
-                print_event(event, write)
+        async with contextlib.aclosing(events) as stream:  # a cancel (barge-in) closes the turn
+            async for event in stream:
+                if isinstance(event, Audio):
+                    sink.play(event)
+                else:
+                    print_event(event, write)
         await sink.wait_idle()
 
     if greeting:
-        await consume(pipeline.greeting_turn(conversation, voice, speak=True))
+        await consume(
+            session.events(
+                conversation.pk,
+                lambda options: pipeline.greeting_turn(conversation, voice, speak=True, options=options),
+            )
+        )
     segmenter = VadSegmenter(VadParams.from_settings())
     turns = 0
     turn: asyncio.Task | None = None
@@ -211,8 +222,12 @@ async def run_loop(
     async def start_turn(pcm: bytes) -> asyncio.Task:
         nonlocal turns
         turns += 1
-        events = pipeline.voice_turn(
-            conversation, pcm16_to_float32(pcm), voice, speak=True, speech_ended_at=time.perf_counter()
+        samples, ended = pcm16_to_float32(pcm), time.perf_counter()
+        events = session.events(
+            conversation.pk,
+            lambda options: pipeline.voice_turn(
+                conversation, samples, voice, speak=True, speech_ended_at=ended, options=options
+            ),
         )
         return asyncio.create_task(consume(events))
 

@@ -25,7 +25,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -34,6 +34,7 @@ from asgiref.sync import sync_to_async
 from audio import asr, tts
 from audio.chunker import SentenceChunker
 from conversations.engine.events import Audio, Done, Error, Event, Interim, Metrics, Status, TextDelta, Transcript
+from conversations.engine.turn import TurnOptions
 
 if TYPE_CHECKING:
     from bots.models import Bot
@@ -209,9 +210,12 @@ async def voice_turn(
     *,
     speak: bool = True,
     speech_ended_at: float | None = None,
+    options: TurnOptions | None = None,
 ) -> AsyncIterator[Event]:
-    """One spoken turn: 16 kHz float32 mono utterance → Transcript → the engine's events + Audio."""
-    from conversations.engine import TurnOptions, run_turn
+    """One spoken turn: 16 kHz float32 mono utterance → Transcript → the engine's events + Audio.
+
+    `options` (debug flag, the session's lock token) reach the engine with the ASR timing added."""
+    from conversations.engine import run_turn
 
     ended = speech_ended_at if speech_ended_at is not None else time.perf_counter()
     yield Status("asr")
@@ -222,17 +226,23 @@ async def voice_turn(
         yield Metrics(timings)
         yield Done(text="", metrics=timings)
         return
-    options = TurnOptions(user_message_fields={"asr_ms": asr_ms}, extra_timings_ms={"asr": asr_ms})
+    options = replace(
+        options or TurnOptions(),
+        user_message_fields={**(options.user_message_fields if options else {}), "asr_ms": asr_ms},
+        extra_timings_ms={**(options.extra_timings_ms if options else {}), "asr": asr_ms},
+    )
     source = run_turn(conversation, text, options=options)
     async for event in speak_events(source, voice, speak=speak, speech_ended_at=ended, extra_timings={"asr": asr_ms}):
         yield event
 
 
-async def text_turn(conversation: Conversation, text: str, voice: Voice | None, *, speak: bool) -> AsyncIterator[Event]:
-    """A typed turn, spoken when `speak` (the talk socket's `chat`)."""
+async def text_turn(
+    conversation: Conversation, text: str, voice: Voice | None, *, speak: bool, options: TurnOptions | None = None
+) -> AsyncIterator[Event]:
+    """A typed turn, spoken when `speak` (the talk socket's `chat`, REST chat with `speak`)."""
     from conversations.engine import run_turn
 
-    source = run_turn(conversation, text)
+    source = run_turn(conversation, text, options=options)
     if not speak or voice is None:
         async for event in source:
             yield event
@@ -241,11 +251,13 @@ async def text_turn(conversation: Conversation, text: str, voice: Voice | None, 
         yield event
 
 
-async def greeting_turn(conversation: Conversation, voice: Voice | None, *, speak: bool) -> AsyncIterator[Event]:
+async def greeting_turn(
+    conversation: Conversation, voice: Voice | None, *, speak: bool, options: TurnOptions | None = None
+) -> AsyncIterator[Event]:
     """The bot's greeting (static text or model-written), spoken when `speak`."""
     from conversations.engine import run_greeting
 
-    source = run_greeting(conversation)
+    source = run_greeting(conversation, options=options)
     if not speak or voice is None:
         async for event in source:
             yield event

@@ -37,7 +37,7 @@ def line(payload: dict[str, Any]) -> bytes:
 async def ndjson_lines(
     conversation_id: Any, factory: EventFactory, *, options: TurnOptions | None = None, ping_after: float = PING_AFTER_S
 ) -> AsyncIterator[bytes]:
-    session = ConversationSession(policy=rest_policy(conversation_id))
+    session = ConversationSession(policy=rest_policy(conversation_id), channel="rest")
     yield line(session.wire(ConversationStarted(str(conversation_id))) or {})
     events = session.events(conversation_id, factory, options=options)
     pending: asyncio.Future | None = None
@@ -77,7 +77,7 @@ async def collect(
     conversation_id: Any, factory: EventFactory, *, options: TurnOptions | None = None
 ) -> tuple[list[dict[str, Any]], Done | None]:
     """All of a turn's wire events (for a one-shot JSON answer) and its Done, if it finished."""
-    session = ConversationSession(policy=rest_policy(conversation_id))
+    session = ConversationSession(policy=rest_policy(conversation_id), channel="rest")
     wires: list[dict[str, Any]] = []
     done: Done | None = None
     async with contextlib.aclosing(session.events(conversation_id, factory, options=options)) as events:

@@ -92,9 +92,12 @@ class _Request:
 class ConversationSession:
     """One transport connection's requests, each run in its conversation's line (see module doc)."""
 
-    def __init__(self, send: Send | None = None, *, policy: WirePolicy = STUDIO_POLICY) -> None:
+    def __init__(
+        self, send: Send | None = None, *, policy: WirePolicy = STUDIO_POLICY, channel: str = "studio"
+    ) -> None:
         self._send = send
         self.policy = policy
+        self.channel = channel  # studio | widget | rest | cli | phone: a label for logs and metrics
         self._requests: list[_Request] = []
         self.closed = False
 

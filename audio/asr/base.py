@@ -9,9 +9,13 @@ from typing import Protocol
 import numpy as np
 from django.conf import settings
 
+from conversations.session import UserFacingError
 
-class AsrError(RuntimeError):
+
+class AsrError(UserFacingError, RuntimeError):
     """A model could not be found, loaded or run; the message says what to do."""
+
+    code = "voice"
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,13 @@ from typing import Protocol
 
 import numpy as np
 
+from conversations.session import UserFacingError
 
-class TtsError(RuntimeError):
+
+class TtsError(UserFacingError, RuntimeError):
     """A voice could not be found, loaded or run; the message says what to do."""
+
+    code = "voice"
 
 
 @dataclass(frozen=True)
