@@ -18,6 +18,7 @@ from asgiref.sync import sync_to_async
 from bots.crypto import SecretError
 from conversations.engine.events import Interim
 from conversations.engine.tools import ToolContext, ToolOutcome
+from conversations.services import conversation_merge_metadata
 from conversations.templating import render_template
 from integrations.codex import run_codex
 from integrations.http_tool import RequestBuildError, build_request, execute
@@ -29,7 +30,6 @@ from integrations.schema import split_call_arguments, tool_definition, validate_
 
 if TYPE_CHECKING:
     from bots.models import Bot
-    from conversations.models import Conversation
 
 INVALID_ARGS_MESSAGE = "The tool arguments are invalid. Fix them and call the tool again."
 
@@ -46,11 +46,6 @@ def normalize_intent(args: dict[str, Any]) -> dict[str, Any]:
     if not str(args.get("why_api_was_called") or "").strip() and str(args.get("why_to_search_for") or "").strip():
         args["why_api_was_called"] = args["why_to_search_for"]
     return args
-
-
-def _save_metadata(conversation: Conversation, metadata: dict[str, Any]) -> None:
-    conversation.metadata = metadata
-    conversation.save(update_fields=["metadata", "updated_at"])
 
 
 def _store_codex_text(saved: SavedResponse, text: str) -> None:
@@ -108,11 +103,10 @@ class IntegrationHttpTool:
 
         new_meta: dict[str, Any] | None = None
         if not tool.use_codex_response:
-            patch, merged = map_into_metadata(tool.response_mapper, response=payload, meta=meta, args=call_args)
+            patch, _merged = map_into_metadata(tool.response_mapper, response=payload, meta=meta, args=call_args)
             result["updated"] = patch
-            if patch:
-                await sync_to_async(_save_metadata)(ctx.conversation, merged)
-                new_meta = merged
+            if patch:  # the locked merge: a concurrent set_metadata is not overwritten by the turn's copy
+                new_meta = await sync_to_async(conversation_merge_metadata)(conversation=ctx.conversation, patch=patch)
         meta_after = new_meta if new_meta is not None else meta
 
         static = render_static_reply(tool.static_reply_template, meta=meta_after, response=payload, args=call_args)
