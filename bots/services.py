@@ -229,6 +229,11 @@ def provider_key_create(
     secret = (secret or "").strip()
     if not secret:
         errors["secret"] = "Secret is required."
+    from bots.network_policy import provider_base_url_problem
+
+    base_url_problem = provider_base_url_problem(base_url)  # metadata/link-local servers are refused
+    if base_url_problem:
+        errors["base_url"] = base_url_problem
     if errors:
         raise ValidationError(errors)
     key = ProviderKey(provider=provider, name=name, base_url=(base_url or "").strip(), api_style=api_style or "")

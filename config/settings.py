@@ -258,10 +258,18 @@ if OPENAI_API_STYLE not in ("responses", "chat_completions"):
 LOGGING["loggers"]["httpx2"] = {"level": "WARNING"}  # the openai SDK's HTTP client logs every request at INFO
 
 # --- Integrations --------------------------------------------------------------------------------
+# host, .suffix, IP or CIDR, each optionally :port ([v6]:port); without a port every port is allowed.
 VOICEBOT_HTTP_ALLOWED_HOSTS = _list("VOICEBOT_HTTP_ALLOWED_HOSTS")
+for _entry in VOICEBOT_HTTP_ALLOWED_HOSTS:
+    _port = _entry.rsplit("]", 1)[-1].rsplit(":", 1)[-1] if _entry.count(":") == 1 or "]:" in _entry else ""
+    if _port and not (_port.isdigit() and 1 <= int(_port) <= 65535):
+        _fail("VOICEBOT_HTTP_ALLOWED_HOSTS", f"{_entry!r}: the port must be a number from 1 to 65535")
 VOICEBOT_HTTP_CONNECT_TIMEOUT_S = _float("VOICEBOT_HTTP_CONNECT_TIMEOUT_S", 10.0, minimum=0.1)
 VOICEBOT_HTTP_READ_TIMEOUT_S = _float("VOICEBOT_HTTP_READ_TIMEOUT_S", 20.0, minimum=0.1)
 VOICEBOT_HTTP_MAX_RESPONSE_BYTES = _int("VOICEBOT_HTTP_MAX_RESPONSE_BYTES", 5 * 1024 * 1024, minimum=1024)
+# Jinja2 static replies and {{ }} placeholders: the most text one render may build, and (Jinja2) its time.
+VOICEBOT_TEMPLATE_MAX_OUTPUT_KIB = _int("VOICEBOT_TEMPLATE_MAX_OUTPUT_KIB", 256, minimum=1, maximum=64 * 1024)
+VOICEBOT_TEMPLATE_TIME_BUDGET_MS = _int("VOICEBOT_TEMPLATE_TIME_BUDGET_MS", 1000, minimum=10, maximum=60_000)
 VOICEBOT_DOWNLOAD_BASE_URL = env.str("VOICEBOT_DOWNLOAD_BASE_URL", default="127.0.0.1:8000")
 VOICEBOT_DOWNLOAD_TTL_MINUTES = _int("VOICEBOT_DOWNLOAD_TTL_MINUTES", 15, minimum=1)
 VOICEBOT_SEARXNG_URL = env.str("VOICEBOT_SEARXNG_URL", default="")

@@ -9,19 +9,47 @@ behaviour:
 - `{{meta.x}}`, `{{args.x}}`, `{{params.x}}`, `{{response.data.items[0].id}}` pick a root first;
   any other root is missing.
 - A missing value renders as ""; dicts, lists, bools and numbers render as JSON; nothing is escaped.
+
+Output budget: a template can repeat a placeholder, and a placeholder can name the whole metadata or a
+5 MB response, so the substituted text is capped at `VOICEBOT_TEMPLATE_MAX_OUTPUT_KIB` (the Jinja2
+static replies in `integrations.replies` share the setting and `TemplateBudgetError`). By default a
+placeholder that would go over renders as "" (a system prompt must not break a turn); `strict=True`
+raises instead, for callers that report the error (the HTTP request builder).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Mapping
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 PLACEHOLDER_RE = re.compile(r"{{\s*([^}]+?)\s*}}")
 _SEGMENT_RE = re.compile(r"[A-Za-z0-9_-]+|\[\d+\]")
 ROOTS = ("meta", "args", "params", "response")
 _MISSING = object()
+
+
+class TemplateBudgetError(ValueError):
+    """A template would build more text than its output budget, or ran past its time budget. The
+    message is safe to show to staff ("template exceeded its output budget of 256 KiB")."""
+
+
+def output_budget_kib() -> int:
+    from django.conf import settings
+
+    return int(getattr(settings, "VOICEBOT_TEMPLATE_MAX_OUTPUT_KIB", 256))
+
+
+def output_budget_chars() -> int:
+    return output_budget_kib() * 1024
+
+
+def output_budget_error() -> TemplateBudgetError:
+    return TemplateBudgetError(f"template exceeded its output budget of {output_budget_kib()} KiB")
 
 
 def resolve_path(value: Any, path: str) -> Any:
@@ -78,19 +106,36 @@ def stringify(value: Any) -> str:
         return ""
 
 
-def render_template(text: str | None, ctx: Mapping[str, Any] | None) -> str:
-    """Replace every `{{ expr }}` in `text`; text without `{{` comes back unchanged."""
+def render_template(text: str | None, ctx: Mapping[str, Any] | None, *, strict: bool = False) -> str:
+    """Replace every `{{ expr }}` in `text`; text without `{{` comes back unchanged.
+
+    The substituted values may add at most the output budget to `text`; past it a placeholder renders
+    as "" (logged), or with `strict` TemplateBudgetError is raised.
+    """
     if not text:
         return ""
     if "{{" not in text:
         return text
     context = ctx or {}
+    room = output_budget_chars()
+    over = False
 
     def replace(match: re.Match[str]) -> str:
+        nonlocal room, over
+        if over:
+            return ""
         try:
-            return stringify(_lookup(match.group(1), context))
+            value = stringify(_lookup(match.group(1), context))
         except Exception:
             return ""
+        room -= len(value)
+        if room < 0:
+            if strict:
+                raise output_budget_error()
+            over = True
+            logger.warning("template placeholders past the output budget render as empty text")
+            return ""
+        return value
 
     return PLACEHOLDER_RE.sub(replace, text)
 

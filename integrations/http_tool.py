@@ -9,7 +9,9 @@ place it lands in, so a model- or user-supplied value can never change the reque
   the string), a value outside a string is inserted as a JSON literal (`{"ids": {{args.ids}}}` works);
 - GET: only args the URL template did not consume are sent as query parameters; lists repeat the
   key, dicts go as JSON text (the reference crashed on nested values);
-- header values with CR/LF are refused (no header injection).
+- header values with CR/LF are refused (no header injection);
+- the substituted values of each template may add at most `VOICEBOT_TEMPLATE_MAX_OUTPUT_KIB`
+  (a placeholder repeated a thousand times over a large metadata value is a config error, not 5 GB).
 
 `execute` sends the request through `integrations.egress.fetch` (SSRF policy, caps, timeouts) and
 returns either the parsed response or an error dict for the model; it is synchronous and the tool
@@ -25,7 +27,15 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from conversations.templating import PLACEHOLDER_RE, eval_template_value, render_template, stringify
+from conversations.templating import (
+    PLACEHOLDER_RE,
+    TemplateBudgetError,
+    eval_template_value,
+    output_budget_chars,
+    output_budget_error,
+    render_template,
+    stringify,
+)
 from integrations.egress import EgressError, fetch
 from integrations.schema import ALL_INTENT_KEYS
 
@@ -43,14 +53,30 @@ class PreparedRequest:
     url: str
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes | None = None
+    # The tool's own header names (they may carry credentials): dropped on a cross-origin redirect.
+    secret_headers: tuple[str, ...] = ()
 
 
 def _value(expression: str, ctx: Mapping[str, Any]) -> Any:
     return eval_template_value("{{" + expression + "}}", ctx)
 
 
+class _Room:
+    """What the substituted values of one template may still add (the output budget)."""
+
+    def __init__(self) -> None:
+        self.left = output_budget_chars()
+
+    def take(self, text: str) -> str:
+        self.left -= len(text)
+        if self.left < 0:
+            raise RequestBuildError(str(output_budget_error()))
+        return text
+
+
 def render_url(template: str, ctx: Mapping[str, Any]) -> str:
-    return PLACEHOLDER_RE.sub(lambda m: quote(stringify(_value(m.group(1), ctx)), safe=""), template or "")
+    room = _Room()
+    return PLACEHOLDER_RE.sub(lambda m: room.take(quote(stringify(_value(m.group(1), ctx)), safe="")), template or "")
 
 
 def consumed_arg_names(*templates: str) -> set[str]:
@@ -67,6 +93,7 @@ def consumed_arg_names(*templates: str) -> set[str]:
 def render_json_template(template: str, ctx: Mapping[str, Any]) -> str:
     """Render a JSON text template, encoding each value for its position (in or out of a string)."""
     out: list[str] = []
+    room = _Room()
     in_string = False
     i = 0
     n = len(template)
@@ -76,9 +103,9 @@ def render_json_template(template: str, ctx: Mapping[str, Any]) -> str:
             if match:
                 value = _value(match.group(1), ctx)
                 if in_string:
-                    out.append(json.dumps(stringify(value), ensure_ascii=False)[1:-1])
+                    out.append(room.take(json.dumps(stringify(value), ensure_ascii=False)[1:-1]))
                 else:
-                    out.append(json.dumps(value, ensure_ascii=False, default=str))
+                    out.append(room.take(json.dumps(value, ensure_ascii=False, default=str)))
                 i = match.end()
                 continue
         char = template[i]
@@ -137,6 +164,7 @@ def build_request(
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise RequestBuildError("The tool URL must start with http:// or https:// and a host.")
     headers = _headers(headers_template, ctx)
+    secret_headers = tuple(headers)
     body: bytes | None = None
     if method == "GET":
         consumed = consumed_arg_names(url_template, headers_template)
@@ -153,13 +181,16 @@ def build_request(
                 json.loads(content)
                 is_json = True
             except ValueError:
-                content, is_json = render_template(template, ctx), False
+                try:
+                    content, is_json = render_template(template, ctx, strict=True), False
+                except TemplateBudgetError as exc:
+                    raise RequestBuildError(str(exc)) from None
         body = content.encode("utf-8")
         if not any(k.lower() == "content-type" for k in headers):
             headers["Content-Type"] = "application/json" if is_json else "text/plain; charset=utf-8"
     headers.setdefault("Accept", "application/json")
     headers.setdefault("User-Agent", "VoiceBotStudio/1.0")
-    return PreparedRequest(method=method, url=url, headers=headers, body=body)
+    return PreparedRequest(method=method, url=url, headers=headers, body=body, secret_headers=secret_headers)
 
 
 @dataclass
@@ -173,7 +204,13 @@ class HttpOutcome:
 def execute(request: PreparedRequest) -> HttpOutcome:
     """Send the request (SSRF policy, caps, timeouts); an error status or failure becomes `error`."""
     try:
-        response = fetch(request.method, request.url, headers=request.headers, body=request.body)
+        response = fetch(
+            request.method,
+            request.url,
+            headers=request.headers,
+            body=request.body,
+            secret_headers=request.secret_headers,
+        )
     except EgressError as exc:
         return HttpOutcome(ok=False, error={"type": exc.code, "message": exc.message, "url": exc.url or request.url})
     if response.status_code >= 400:

@@ -17,7 +17,7 @@ from conversations.templating import render_template
 from integrations.http_tool import RequestBuildError, build_request, execute
 from integrations.mapping import map_into_metadata, validate_response
 from integrations.models import IntegrationTool
-from integrations.replies import render_static_reply
+from integrations.replies import TemplateBudgetError, render_reply
 from integrations.schema import split_call_arguments, validate_args
 from integrations.services_tools import mask_header_value
 from integrations.validation import clean_tool_fields
@@ -92,9 +92,13 @@ def run_test_call(
     patch, merged = map_into_metadata(tool.response_mapper, response=outcome.payload, meta=metadata, args=call_args)
     report["metadata_patch"] = _pretty(patch)
     report["metadata_after"] = _pretty(merged)
-    report["static_reply"] = render_static_reply(
-        tool.static_reply_template, meta=merged, response=outcome.payload, args=call_args
-    )
+    try:
+        report["static_reply"] = render_reply(
+            tool.static_reply_template, meta=merged, response=outcome.payload, args=call_args
+        )
+    except TemplateBudgetError as exc:
+        report["static_reply"] = ""
+        report["error"] = {"type": "template_error", "message": f"Static reply: {exc}"}
     report["next_reply"] = render_template(next_reply, {"meta": merged}).strip() if next_reply.strip() else ""
     report["codex"] = tool.use_codex_response
     return report

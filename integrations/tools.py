@@ -24,7 +24,7 @@ from integrations.codex import run_codex
 from integrations.http_tool import RequestBuildError, build_request, execute
 from integrations.mapping import map_into_metadata, validate_response
 from integrations.models import IntegrationTool, SavedResponse
-from integrations.replies import render_static_reply
+from integrations.replies import TemplateBudgetError, render_reply_async
 from integrations.saved import saved_response_create
 from integrations.schema import split_call_arguments, tool_definition, validate_args
 
@@ -109,7 +109,13 @@ class IntegrationHttpTool:
                 new_meta = await sync_to_async(conversation_merge_metadata)(conversation=ctx.conversation, patch=patch)
         meta_after = new_meta if new_meta is not None else meta
 
-        static = render_static_reply(tool.static_reply_template, meta=meta_after, response=payload, args=call_args)
+        try:  # in a worker thread: a heavy template must not stall the event loop
+            static = await render_reply_async(
+                tool.static_reply_template, meta=meta_after, response=payload, args=call_args
+            )
+        except TemplateBudgetError as exc:
+            result.update(ok=False, error={"type": "template_error", "message": str(exc)})
+            return ToolOutcome(result=result, metadata=new_meta, ok=False)
         if static:
             return ToolOutcome(result=result, metadata=new_meta, reply=static)
 

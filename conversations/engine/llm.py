@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import openai
 from django.conf import settings
 
+from conversations.engine.provider_http import ProviderAddressBlocked, guarded_async_http_client
+
 if TYPE_CHECKING:
     from bots.models import Bot
 
@@ -88,7 +90,11 @@ def client_for(target: LLMTarget) -> openai.AsyncOpenAI:
         if len(per_loop) >= _MAX_CLIENTS_PER_LOOP:
             per_loop.pop(next(iter(per_loop)))
         client = openai.AsyncOpenAI(
-            api_key=target.api_key, base_url=target.base_url, timeout=timeout, max_retries=retries
+            api_key=target.api_key,
+            base_url=target.base_url,
+            timeout=timeout,
+            max_retries=retries,
+            http_client=guarded_async_http_client(),  # refuses metadata/link-local peers on connect
         )
         per_loop[cache_key] = client
     return client
@@ -374,6 +380,8 @@ def describe_error(exc: BaseException) -> LLMError:
         return exc
     if isinstance(exc, openai.APITimeoutError):
         return LLMError("The model provider did not answer in time. Please try again.", "provider_timeout")
+    if isinstance(exc, ProviderAddressBlocked):
+        return LLMError(exc.message, "provider_blocked")
     if isinstance(exc, openai.APIConnectionError):
         return LLMError("Could not reach the model provider. Please try again.", "provider_unreachable")
     if isinstance(exc, openai.AuthenticationError):
