@@ -282,6 +282,17 @@ VOICEBOT_SANDBOX_CPU_SECONDS = _int("VOICEBOT_SANDBOX_CPU_SECONDS", 10, minimum=
 VOICEBOT_SANDBOX_MEMORY_MB = _int("VOICEBOT_SANDBOX_MEMORY_MB", 512, minimum=64)
 VOICEBOT_SANDBOX_FILE_SIZE_MB = _int("VOICEBOT_SANDBOX_FILE_SIZE_MB", 20, minimum=1)
 VOICEBOT_SANDBOX_HIDE_PATHS = _list("VOICEBOT_SANDBOX_HIDE_PATHS")
+# One private tmpfs per run (work dir + /tmp + /var/tmp + /dev/shm together), MiB.
+VOICEBOT_SANDBOX_TMPFS_MB = _int("VOICEBOT_SANDBOX_TMPFS_MB", 64, minimum=8)
+# When the server is root, each concurrent run gets its own uid from this range (held by a file lock).
+VOICEBOT_SANDBOX_UID_FIRST = _int("VOICEBOT_SANDBOX_UID_FIRST", 2_000_000_000, minimum=1000, maximum=4_000_000_000)
+VOICEBOT_SANDBOX_UID_COUNT = _int("VOICEBOT_SANDBOX_UID_COUNT", 1000, minimum=1, maximum=100_000)
+# Eager mode: sandbox runs wait in this many dedicated threads per process (more at once: "busy").
+VOICEBOT_SANDBOX_RUNNERS = _int("VOICEBOT_SANDBOX_RUNNERS", 8, minimum=1, maximum=256)
+# Codex steps one bot may have in flight at once, across processes (the Django cache); more: an error.
+VOICEBOT_CODEX_MAX_RUNS_PER_BOT = _int("VOICEBOT_CODEX_MAX_RUNS_PER_BOT", 4, minimum=1)
+# Codex result text given to the model and stored (KiB); longer output is cut with a note.
+VOICEBOT_CODEX_RESULT_KB = _int("VOICEBOT_CODEX_RESULT_KB", 16, minimum=1, maximum=1024)
 CELERY_BEAT_SCHEDULE["voicebot-cleanup-expired"] = {
     "task": "integrations.tasks.cleanup_expired",
     "schedule": _int("VOICEBOT_CLEANUP_INTERVAL_S", 600, minimum=60),

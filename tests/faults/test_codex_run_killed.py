@@ -35,16 +35,18 @@ time.sleep(60)
 
 
 def _kill_when_running(marker: str, killed: list[int], stop: threading.Event) -> None:
-    """Find the sandboxed script whose source holds `marker` (by /proc cwd) and SIGKILL it."""
+    """Find the sandboxed script whose source holds `marker` (through /proc/<pid>/cwd) and SIGKILL it."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not stop.is_set():
         for proc in Path("/proc").iterdir():
             if not proc.name.isdigit():
                 continue
             try:
-                cwd = Path(os.readlink(proc / "cwd"))
+                # The run's directory lives on its private tmpfs, in its own mount namespace: read it
+                # through the process's cwd link (the host path only holds the launcher's inputs).
+                cwd = proc / "cwd"
                 if (
-                    cwd.parent == sandbox_root()
+                    Path(os.readlink(cwd)).parent == sandbox_root()
                     and marker in (cwd / "script.py").read_text()
                     and (cwd / "started").exists()
                 ):
