@@ -32,6 +32,7 @@ from audio.services import ConversationLookupError, bot_get, conversation_for_tu
 from audio.tts.base import TtsError
 from audio.vad import Utterance, VadParams, VadSegmenter
 from conversations.engine.events import ConversationStarted, Done, Event, TextDelta, to_wire
+from conversations.frames import FrameError, parse_frame
 
 log = logging.getLogger(__name__)
 TURN_FAILED = "Something went wrong in this turn; please try again."
@@ -143,9 +144,9 @@ class TalkConsumer(AsyncWebsocketConsumer):
             await self._audio_frame(bytes_data)
             return
         try:
-            message = json.loads(text_data or "")
-        except ValueError:
-            await self._send({"type": "error", "error": "Invalid JSON"})
+            message = parse_frame(text_data or "")
+        except FrameError as exc:
+            await self._send({"type": "error", "error": exc.message, "code": exc.code})
             return
         if not isinstance(message, dict):
             await self._send({"type": "error", "error": "Invalid message: expected a JSON object"})

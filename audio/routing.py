@@ -1,12 +1,12 @@
-"""Studio websocket routes (staff session + same-site Origin)."""
+"""Studio websocket routes (staff session + an exact same-origin check, config/origin.py)."""
 
 from __future__ import annotations
 
-from channels.security.websocket import AllowedHostsOriginValidator
 from django.urls import path
 
 from audio.consumers import TalkConsumer
+from config.origin import ExactOriginValidator
 
 websocket_urlpatterns: list = [
-    path("ws/bots/<uuid:bot_id>/talk", AllowedHostsOriginValidator(TalkConsumer.as_asgi())),
+    path("ws/bots/<uuid:bot_id>/talk", ExactOriginValidator(TalkConsumer.as_asgi())),
 ]

@@ -11,6 +11,13 @@ from bots.models import Bot
 
 
 class Conversation(models.Model):
+    class VisitorProof(models.TextChoices):
+        """How a widget visitor proves this conversation is theirs (embed/ownership.py)."""
+
+        NONE = "", "none (Studio, REST, or made before visitor ownership)"
+        SITE = "site", "site-signed user_token"
+        BROWSER = "browser", "server-issued browser secret"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="conversations")
     test_flag = models.BooleanField(default=True, db_index=True, help_text="Made in the Studio (true) or live (false).")
@@ -19,6 +26,20 @@ class Conversation(models.Model):
     )
     client_key = models.ForeignKey(
         "embed.ClientKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
+    visitor_proof = models.CharField(
+        max_length=8,
+        choices=VisitorProof.choices,
+        blank=True,
+        default="",
+        help_text="Embed: the proof a visitor needs to continue this conversation (empty: none can).",
+    )
+    browser_secret_hash = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        editable=False,
+        help_text="Embed: keyed hash of the secret issued to the browser that owns this conversation.",
     )
     metadata = models.JSONField(default=dict, blank=True, help_text="Conversation variables, read by {{.x}} templates.")
 
@@ -37,11 +58,17 @@ class Conversation(models.Model):
     class Meta:
         ordering = ["-updated_at"]
         constraints = [
-            # One embed conversation per (bot, user id, client key): the public socket's lookup key.
+            # One site-proven conversation per (bot, user id, client key); browser-proven ones are
+            # found by their secret's hash, so two browsers with the same user id never share one.
             models.UniqueConstraint(
                 fields=["bot", "external_id", "client_key"],
-                condition=models.Q(external_id__isnull=False),
-                name="conversation_unique_external_id_per_bot_and_key",
+                condition=models.Q(visitor_proof="site"),
+                name="conversation_unique_site_user_per_bot_and_key",
+            ),
+            models.UniqueConstraint(
+                fields=["browser_secret_hash"],
+                condition=~models.Q(browser_secret_hash=""),
+                name="conversation_unique_browser_secret",
             ),
         ]
         indexes = [models.Index(fields=["bot", "-updated_at"], name="conversation_bot_updated")]

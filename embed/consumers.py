@@ -1,8 +1,10 @@
 """The public chat socket a third-party page's widget talks to.
 
 `WS /public/v1/ws/bots/<bot_id>/chat?key=…&user_conversation_id=…[&user_token=…]`, the reference's
-protocol (docs/embed.md): `start`, `chat`, plus `history`. The consumer parses, calls the services in
-`embed.services` (checks, limits, conversations) and translates engine events; it holds no rules.
+protocol (docs/embed.md): `start`, `chat`, plus `history`. The consumer parses (bounded:
+`conversations.frames`), calls the services in `embed.services` (checks, limits) and the ownership
+rule in `embed.ownership` (which conversation this visitor may continue), and translates engine
+events; it holds no rules.
 A turn runs in its own task so the socket keeps answering (busy, rate limit, bad frames) meanwhile;
 every failure is an `error` event, and only the reference's fatal cases close the socket.
 """
@@ -20,8 +22,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from conversations import frames
 from conversations.engine import events as ev
-from embed import limits, services
+from embed import limits, ownership, services
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +74,11 @@ class PublicChatConsumer(AsyncWebsocketConsumer):
         if text_data is None:
             await self._error("Binary frames are not supported; send JSON text", None, code="bad_request")
             return
-        if len(text_data.encode("utf-8")) > settings.VOICEBOT_EMBED_MAX_FRAME_BYTES:
-            await self._error(
-                f"Message too large (max {settings.VOICEBOT_EMBED_MAX_FRAME_BYTES} bytes)", None, code="too_large"
-            )
-            return
         try:
-            message = json.loads(text_data)
-        except ValueError:
-            message = None
+            message = frames.parse_frame(text_data, max_bytes=settings.VOICEBOT_EMBED_MAX_FRAME_BYTES)
+        except frames.FrameError as exc:
+            await self._error(exc.message, None, code=exc.code)
+            return
         if not isinstance(message, dict):
             await self._error("Invalid JSON", None, code="bad_request")
             return
@@ -99,7 +98,10 @@ class PublicChatConsumer(AsyncWebsocketConsumer):
             return
         try:
             self.key = await database_sync_to_async(services.public_admit)(
-                secret=self.secret, bot=self.bot, external_id=self.external_id
+                secret=self.secret,
+                bot=self.bot,
+                external_id=self.external_id,
+                conversation_id=self.conversation.pk if self.conversation is not None else None,
             )
             await handler(req_id, message)
         except services.Refusal as refusal:
@@ -149,11 +151,17 @@ class PublicChatConsumer(AsyncWebsocketConsumer):
         if self._busy():
             await self._error("Another request is already in progress", req_id, code="busy")
             return
-        if self.conversation is None:
-            self.conversation, _ = await database_sync_to_async(services.embed_conversation_get_or_create)(
-                bot=self.bot, key=self.key, external_id=self.external_id
+        resume_token = None
+        if self.conversation is None:  # `chat` before `start`: admitted the same way
+            admission = await database_sync_to_async(ownership.visitor_admit)(
+                bot=self.bot,
+                key=self.key,
+                external_id=self.external_id,
+                user_token=_text(message.get("user_token")) or self.query_user_token,
+                browser_secret=_text(message.get("resume_token")),
             )
-        await self._send_conversation(req_id)
+            self.conversation, resume_token = admission.conversation, admission.browser_secret_to_issue
+        await self._send_conversation(req_id, resume_token=resume_token)
         if not await self._lock():
             await self._error("Another request is already in progress", req_id, code="busy")
             return
@@ -162,16 +170,16 @@ class PublicChatConsumer(AsyncWebsocketConsumer):
         self._spawn(req_id, run_turn(self.conversation, text))
 
     async def _history(self, req_id: Any, message: dict) -> None:
-        if self.conversation is None:
-            self.conversation, _ = await database_sync_to_async(services.embed_conversation_get_or_create)(
-                bot=self.bot, key=self.key, external_id=self.external_id
-            )
-        messages = await database_sync_to_async(services.public_history)(
+        conversation, messages = await database_sync_to_async(services.public_history)(
             key=self.key,
+            bot=self.bot,
+            external_id=self.external_id,
             conversation=self.conversation,
             user_token=_text(message.get("user_token")) or self.query_user_token,
             resume_token=_text(message.get("resume_token")),
         )
+        if self.conversation is None:
+            self.conversation = conversation
         await self._send({"type": "history", "messages": messages}, req_id)
 
     # --- turns ---------------------------------------------------------------------------------

@@ -3,8 +3,7 @@
 A client key is what a third-party page puts in its `<script>` tag. It is public by nature (it sits in
 page HTML), so it only says *which* site is asking; the origin list and the allowed bots narrow where
 and for what it works, and the per-key signing secret lets the site prove *who* a returning user is
-(`user_token_sign`/`user_token_verify`). A second, server-issued proof (`resume_token_issue`) lets the
-browser that started a conversation reread it without the site signing anything.
+(`embed.ownership`: a site-signed `user_token`, or a secret our server issued to the browser).
 
 Secrets are generated here only (never chosen by a caller), shown once, and stored as a keyed hash
 (HMAC-SHA256 under SECRET_KEY, with SECRET_KEY_FALLBACKS honoured on lookup) plus a masked hint.
@@ -13,28 +12,27 @@ Secrets are generated here only (never chosen by a caller), shown once, and stor
 from __future__ import annotations
 
 import hashlib
-import hmac
+import ipaddress
+import re
 import secrets
-import time
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
+from functools import lru_cache
+from html import escape
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core import signing
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from bots import crypto
 from bots.models import Bot
 from conversations.models import Conversation, Message
-from conversations.services import conversation_start
-from embed import limits
+from embed import limits, ownership
 from embed.models import CLIENT_KEY_HASH_PURPOSE, CLIENT_KEY_PREFIX, ClientKey
 
 SIGNING_SECRET_PREFIX = "igxs_"
-RESUME_TOKEN_SALT = "voicebot.embed.resume_token"
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 
 
@@ -54,6 +52,11 @@ class EmbedInputError(ValueError):
     """Bad input from a staff user (REST/admin) or a widget; the message says what to fix."""
 
 
+# The site's proof lives with the ownership rule; these names stay importable from here.
+user_token_sign = ownership.user_token_sign
+user_token_verify = ownership.user_token_verify
+
+
 # --- origins and bots ------------------------------------------------------------------------------
 
 
@@ -71,11 +74,46 @@ def _split_origin(origin: str) -> tuple[str, str, int | None] | None:
     return parts.scheme, parts.hostname.lower(), port
 
 
+@lru_cache(maxsize=1)
+def _public_suffix_list():
+    """The Public Suffix List bundled with `publicsuffixlist` (offline), ICANN and private sections."""
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList()
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def _registrable(domain: str) -> bool:
+    """Whether `*.domain` stays inside one owner's domain (not a public suffix, not an IP address)."""
+    return "." in domain and not _is_ip(domain) and not _public_suffix_list().is_public(domain)
+
+
+def _check_wildcard_domain(entry: str, domain: str) -> None:
+    """`*.domain` must sit under a registrable domain: `*.example.com` and `*.shop.example.co.uk` are
+    fine; `*.com`, `*.co.uk` and private suffixes such as `*.github.io` (anyone can own a subdomain
+    there) are refused, as are IP addresses and single labels."""
+    if _is_ip(domain):
+        raise EmbedInputError(f"allowed_origins: {entry!r}: a wildcard needs a domain name, not an IP address")
+    if not _registrable(domain):
+        raise EmbedInputError(
+            f"allowed_origins: {entry!r} would match every site under the public suffix {domain!r}; "
+            "a wildcard must name a registrable domain, like https://*.example.com"
+        )
+
+
 def normalise_origins(value: str | Iterable[str] | None) -> str:
     """Validate an origin allow-list and return it as the stored comma-separated string.
 
     Accepted entries: `https://shop.example.com`, `http://127.0.0.1:8080`, and the wildcard form
-    `https://*.example.com` (any subdomain, at any depth, of example.com; not example.com itself).
+    `https://*.example.com` (any subdomain, at any depth, of example.com; not example.com itself),
+    whose domain must be registrable (Public Suffix List: not `*.com`, `*.co.uk`, `*.github.io`).
     """
     if value is None:
         return ""
@@ -96,6 +134,8 @@ def normalise_origins(value: str | Iterable[str] | None) -> str:
             )
         scheme, host, port = split
         host = host.removeprefix("wildcard.") if wildcard else host
+        if wildcard:
+            _check_wildcard_domain(raw.strip(), host)
         normal = f"{scheme}://{'*.' if wildcard else ''}{host}{f':{port}' if port is not None else ''}"
         if normal not in cleaned:
             cleaned.append(normal)
@@ -121,6 +161,7 @@ def origin_allowed(key: ClientKey, origin: str | None) -> bool:
             domain, _, entry_port = rest.partition(":")
             if (
                 scheme == entry_scheme
+                and _registrable(domain.lower())  # a key stored before this rule with `*.com` matches nothing
                 and host.endswith("." + domain.lower())
                 and (str(port) if port is not None else "") == entry_port
             ):
@@ -238,82 +279,77 @@ def client_key_touch(key: ClientKey) -> None:
         key.last_used_at = now
 
 
-# --- proving who a returning user is ---------------------------------------------------------------
+# --- the Studio's ready-to-paste snippet ---------------------------------------------------------
 
 
-def _user_token_mac(signing_secret: str, user_id: str, expires: int) -> str:
-    return hmac.new(signing_secret.encode(), f"{user_id}.{expires}".encode(), hashlib.sha256).hexdigest()
-
-
-def user_token_sign(key: ClientKey, user_id: str, *, ttl_seconds: int = 3600, now: float | None = None) -> str:
-    """`<expiry unix seconds>.<hex HMAC-SHA256(signing_secret, "<user_id>.<expiry>")>`.
-
-    This is what a site's backend computes (any language) for its logged-in user; the widget passes
-    it as `data-user-token`.
-    """
-    expires = int((now if now is not None else time.time()) + ttl_seconds)
-    return f"{expires}.{_user_token_mac(key.get_signing_secret(), user_id, expires)}"
-
-
-def user_token_verify(key: ClientKey, user_id: str, token: str | None, *, now: float | None = None) -> bool:
-    """True when `token` was signed with this key's signing secret for `user_id` and has not expired.
-
-    Expiries further ahead than VOICEBOT_EMBED_USER_TOKEN_MAX_TTL_DAYS are refused, so a leaked
-    token cannot be made to last for ever.
-    """
-    if not token or not isinstance(token, str) or len(token) > 200:
-        return False
-    expires_text, _, mac = token.partition(".")
-    if not expires_text.isdigit() or not mac:
-        return False
-    expires = int(expires_text)
-    current = now if now is not None else time.time()
-    if expires < current or expires > current + settings.VOICEBOT_EMBED_USER_TOKEN_MAX_TTL_DAYS * 86400:
-        return False
-    try:
-        expected = _user_token_mac(key.get_signing_secret(), user_id, expires)
-    except crypto.SecretError:
-        return False
-    return hmac.compare_digest(expected, mac.lower())
-
-
-def resume_token_issue(key: ClientKey, conversation: Conversation) -> str:
-    """A token our server gives the browser that started (or proved) a conversation.
-
-    Signed with Django's signer (SECRET_KEY, fallbacks honoured) and bound to the key and the
-    conversation, so it is useless for any other user id or key.
-    """
-    return signing.dumps({"k": str(key.pk), "c": str(conversation.pk)}, salt=RESUME_TOKEN_SALT, compress=False)
-
-
-def resume_token_verify(key: ClientKey, conversation: Conversation, token: str | None) -> bool:
-    if not token or not isinstance(token, str) or len(token) > 500:
-        return False
-    try:
-        data = signing.loads(
-            token, salt=RESUME_TOKEN_SALT, max_age=settings.VOICEBOT_EMBED_RESUME_TOKEN_MAX_AGE_DAYS * 86400
-        )
-    except signing.BadSignature:
-        return False
-    return isinstance(data, dict) and data.get("k") == str(key.pk) and data.get("c") == str(conversation.pk)
-
-
-def may_read_history(
-    key: ClientKey, conversation: Conversation, *, user_token: str | None, resume_token: str | None
-) -> bool:
-    """History is shown only to a caller that proves who it is (see docs/embed.md, "History")."""
-    return user_token_verify(key, conversation.external_id or "", user_token) or resume_token_verify(
-        key, conversation, resume_token
+def widget_snippet(*, base_url: str, bot_id: str, secret: str) -> str:
+    """The `<script>` tag a site pastes as is. No user id: the widget makes a random visitor id of its
+    own and the server binds the conversation to that browser; a site with signed-in users adds
+    `data-user-conversation-id` and a signed `data-user-token` (docs/embed.md)."""
+    origin = escape(base_url.rstrip("/"))
+    return (
+        f'<script src="{origin}/public/widget.js" data-bot-id="{escape(bot_id)}" data-api-key="{escape(secret)}" '
+        f'data-title="Chat with us" async></script>'
     )
 
 
+def widget_snippet_for_key(*, base_url: str, key: ClientKey, secret: str) -> str:
+    """The snippet for a new key: its first allowed bot, else the first bot, else a placeholder id."""
+    bot_id = (key.allowed_bot_ids or [None])[0] or Bot.objects.order_by("name").values_list("pk", flat=True).first()
+    return widget_snippet(base_url=base_url, bot_id=str(bot_id or "YOUR-BOT-ID"), secret=secret)
+
+
 # --- conversations ---------------------------------------------------------------------------------
+
+
+PLACEHOLDER_USER_IDS = frozenset(
+    {
+        "undefined",
+        "null",
+        "none",
+        "nil",
+        "nan",
+        "[object object]",
+        "user_id",
+        "userid",
+        "user_conversation_id",
+        "userconversationid",
+        "your_user_id",
+        "stable_user_id",
+        "a_stable_user_id",
+        "user_id_here",
+        "replace_me",
+        "changeme",
+        "change_me",
+        "placeholder",
+    }
+)
+_PLACEHOLDER_SHAPES = re.compile(
+    r"^(replace|insert|your)[_ ]?(with|here|the)?[_ ]|\{\{|\}\}|\{%|%\}|\$\{|^<.*>$|^\[.*\]$|^%s$|^:\w+$",
+    re.IGNORECASE,
+)
+
+
+def is_placeholder_user_id(value: str) -> bool:
+    """A user id that is clearly a template's or a snippet's placeholder, never a real visitor's.
+
+    Pasting `REPLACE-WITH-A-STABLE-USER-ID` (or an unrendered `{{ user.id }}`, `undefined`, …) made
+    every visitor of a site share one id.
+    """
+    text = value.strip().strip("'\"")
+    normal = re.sub(r"[-\s]+", "_", text.lower())
+    return normal in PLACEHOLDER_USER_IDS or bool(_PLACEHOLDER_SHAPES.search(text.replace("-", "_")))
 
 
 def validate_user_conversation_id(value: str | None) -> str:
     value = (value or "").strip()
     if not value:
         raise EmbedInputError("Missing key or user_conversation_id")
+    if is_placeholder_user_id(value):
+        raise EmbedInputError(
+            f"user_conversation_id {value[:60]!r} is a placeholder: pass your signed-in user's own id, "
+            "or leave data-user-conversation-id out and the widget makes a visitor id of its own"
+        )
     if len(value) > settings.VOICEBOT_EMBED_MAX_USER_ID_CHARS:
         raise EmbedInputError(
             f"user_conversation_id is longer than {settings.VOICEBOT_EMBED_MAX_USER_ID_CHARS} characters"
@@ -321,23 +357,6 @@ def validate_user_conversation_id(value: str | None) -> str:
     if any(ord(c) < 32 for c in value):
         raise EmbedInputError("user_conversation_id has control characters")
     return value
-
-
-def embed_conversation_get_or_create(*, bot: Bot, key: ClientKey, external_id: str) -> tuple[Conversation, bool]:
-    """The conversation for (bot, user id, key), created live (test_flag false) when new.
-
-    Safe against two sockets starting the same user at once: the unique constraint decides and the
-    loser reads the winner's row.
-    """
-    lookup = {"bot": bot, "external_id": external_id, "client_key": key}
-    existing = Conversation.objects.filter(**lookup).first()
-    if existing is not None:
-        return existing, False
-    try:
-        with transaction.atomic():
-            return conversation_start(bot=bot, test_flag=False, external_id=external_id, client_key=key), True
-    except IntegrityError:
-        return Conversation.objects.get(**lookup), False
 
 
 def conversation_history(conversation: Conversation, *, limit: int | None = None) -> list[dict]:
@@ -401,9 +420,10 @@ def public_connect(
     return key, bot, external_id
 
 
-def public_admit(*, secret: str, bot: Bot, external_id: str) -> ClientKey:
+def public_admit(*, secret: str, bot: Bot, external_id: str, conversation_id: uuid.UUID | None = None) -> ClientKey:
     """Per-message checks: the key is still valid (revocation takes effect at once) and within its
-    rate limits, per key and per conversation (counted in the cache, so across processes)."""
+    rate limits, per key and per conversation (counted in the cache, so across processes). Before the
+    socket has a conversation, its messages count under (key, bot, user id)."""
     try:
         key = client_key_verify(secret)
     except ClientKeyError as exc:
@@ -412,7 +432,11 @@ def public_admit(*, secret: str, bot: Bot, external_id: str) -> ClientKey:
     if limits.rate_limit_exceeded("key", str(key.pk), per_key):
         raise Refusal(f"Rate limit exceeded: at most {per_key} messages per minute for this key", code="rate_limited")
     per_conversation = settings.VOICEBOT_EMBED_RATE_PER_CONVERSATION_PER_MINUTE
-    ident = hashlib.sha256(f"{key.pk}:{bot.pk}:{external_id}".encode()).hexdigest()
+    ident = (
+        str(conversation_id)
+        if conversation_id
+        else hashlib.sha256(f"{key.pk}:{bot.pk}:{external_id}".encode()).hexdigest()
+    )
     if limits.rate_limit_exceeded("conversation", ident, per_conversation):
         raise Refusal(
             f"Rate limit exceeded: at most {per_conversation} messages per minute for this conversation",
@@ -423,39 +447,56 @@ def public_admit(*, secret: str, bot: Bot, external_id: str) -> ClientKey:
 
 
 class StartResult:
-    """What `start` found: the conversation, whether to greet, and what the caller may see."""
+    """What `start` found: the admission (conversation, secret to issue), whether to greet, the history."""
 
-    def __init__(self, conversation: Conversation, *, greet: bool, resume_token: str | None, history: list | None):
-        self.conversation = conversation
+    def __init__(self, admission: ownership.Admission, *, greet: bool, history: list | None) -> None:
+        self.admission = admission
+        self.conversation = admission.conversation
+        self.resume_token = admission.browser_secret_to_issue
         self.greet = greet
-        self.resume_token = resume_token
         self.history = history
 
 
 def public_start(
     *, key: ClientKey, bot: Bot, external_id: str, user_token: str | None, resume_token: str | None
 ) -> StartResult:
-    """Get or create the conversation; decide greeting, history and a fresh resume token.
+    """Admit the caller (embed.ownership), then decide greeting and history in the same thread hop.
 
-    A new conversation is greeted (as is an old one with no messages, like the reference). The
-    caller gets a resume token only when it created the conversation or proved who it is, and the
-    history only with such a proof: knowing a user id is not enough (docs/embed.md, "History").
+    A new conversation is greeted (as is an old one with no messages, like the reference); the
+    history is replayed only to a caller that proved the conversation is theirs.
     """
-    conversation, created = embed_conversation_get_or_create(bot=bot, key=key, external_id=external_id)
-    proven = not created and may_read_history(key, conversation, user_token=user_token, resume_token=resume_token)
-    greet = created or not conversation_has_messages(conversation)
+    admission = ownership.visitor_admit(
+        bot=bot, key=key, external_id=external_id, user_token=user_token, browser_secret=resume_token
+    )
+    conversation = admission.conversation
     return StartResult(
-        conversation,
-        greet=greet,
-        resume_token=resume_token_issue(key, conversation) if (created or proven) else None,
-        history=conversation_history(conversation) if proven else None,
+        admission,
+        greet=admission.created or not conversation_has_messages(conversation),
+        history=conversation_history(conversation) if admission.may_read_history else None,
     )
 
 
 def public_history(
-    *, key: ClientKey, conversation: Conversation, user_token: str | None, resume_token: str | None
-) -> list[dict]:
-    """The `history` message: earlier messages for a caller that proves who it is."""
-    if not may_read_history(key, conversation, user_token=user_token, resume_token=resume_token):
+    *,
+    key: ClientKey,
+    bot: Bot,
+    external_id: str,
+    conversation: Conversation | None,
+    user_token: str | None,
+    resume_token: str | None,
+) -> tuple[Conversation, list[dict]]:
+    """The `history` message: (conversation, earlier messages).
+
+    With a proof in the message (or the socket URL's user_token), the conversation it proves; without
+    one, the conversation this socket was already admitted to. Anything else is `forbidden`.
+    """
+    if user_token or resume_token:
+        admission = ownership.visitor_find(
+            bot=bot, key=key, external_id=external_id, user_token=user_token, browser_secret=resume_token
+        )
+        if admission is None:
+            raise Refusal("History needs a valid user_token or resume_token", code="forbidden")
+        conversation = admission.conversation
+    elif conversation is None:
         raise Refusal("History needs a valid user_token or resume_token", code="forbidden")
-    return conversation_history(conversation)
+    return conversation, conversation_history(conversation)

@@ -57,14 +57,24 @@
     opts = opts || {};
     if (!opts.botId) throw new Error("botId is required");
     if (!opts.apiKey) throw new Error("apiKey is required");
-    if (!opts.userConversationId) throw new Error("userConversationId is required");
     var base = new URL(opts.baseOrigin || location.origin, location.href);
     var title = opts.title || "Intelligravex Bot";
-    var storeKey = "igxvb:" + base.host + ":" + opts.botId + ":" + opts.userConversationId;
+    /* No id from the page: a random visitor id of this browser's own (kept in localStorage). The
+       server binds the conversation to the secret it issues (resume_token), never to the id alone. */
+    var user = opts.userConversationId;
+    if (!user) {
+      var visitorKey = "igxvb:visitor:" + base.host + ":" + opts.botId;
+      user = store(visitorKey);
+      if (!user) {
+        user = "v-" + uuid();
+        store(visitorKey, user);
+      }
+    }
+    var storeKey = "igxvb:" + base.host + ":" + opts.botId + ":" + user;
     var wsUrl =
       (base.protocol === "https:" ? "wss://" : "ws://") + base.host +
       "/public/v1/ws/bots/" + encodeURIComponent(opts.botId) + "/chat?key=" + encodeURIComponent(opts.apiKey) +
-      "&user_conversation_id=" + encodeURIComponent(opts.userConversationId);
+      "&user_conversation_id=" + encodeURIComponent(user);
 
     var root = el("div", "igxvb-host");
     var shadow = root.attachShadow ? root.attachShadow({ mode: "open" }) : root;
@@ -253,13 +263,13 @@
     if (!script) return null;
     var d = function (n) { return script.getAttribute("data-" + n); };
     var botId = d("bot-id"), apiKey = d("api-key"), user = d("user-conversation-id");
-    if (!botId || !apiKey || !user) return null;
+    if (!botId || !apiKey) return null;
     var origin = d("backend-origin");
     if (!origin) {
       try { origin = new URL(script.src, location.href).origin; } catch (e) { origin = location.origin; }
     }
     return create({
-      botId: botId, apiKey: apiKey, userConversationId: user, baseOrigin: origin,
+      botId: botId, apiKey: apiKey, userConversationId: user || undefined, baseOrigin: origin,
       title: d("title") || undefined, target: d("target") || undefined, userToken: d("user-token") || undefined,
     });
   }

@@ -67,7 +67,7 @@ async def test_chat_streams_the_reply_and_stores_both_messages(open_socket, live
     await socket.close()
 
 
-async def test_reconnecting_with_the_same_user_id_continues_the_conversation_without_a_new_greeting(
+async def test_reconnecting_with_the_browser_secret_continues_the_conversation_without_a_new_greeting(
     open_socket, live_bot, make_key, openai_double
 ):
     _, secret, _ = await make_key()
@@ -78,13 +78,33 @@ async def test_reconnecting_with_the_same_user_id_continues_the_conversation_wit
     await first.close()
 
     again = await _connect(open_socket, live_bot, secret)
-    await again.send(type="start", req_id="s2")
+    await again.send(type="start", req_id="s2", resume_token=opened["resume_token"])
     events = await again.until("status", stage="idle")
     assert events[0]["conversation_id"] == opened["conversation_id"]
-    assert [e["type"] for e in events] == ["conversation", "status", "done", "status"]
-    assert events[2] == {"type": "done", "text": "", "metrics": {}, "req_id": "s2"}
-    assert "resume_token" not in events[0]  # knowing the user id proves nothing
+    assert [e["type"] for e in events] == ["conversation", "history", "status", "done", "status"]
+    assert events[3] == {"type": "done", "text": "", "metrics": {}, "req_id": "s2"}
     assert openai_double.pending() == 0 and len(openai_double.requests) == 1
+    await again.close()
+
+
+async def test_reconnecting_with_only_the_user_id_starts_a_conversation_of_its_own(
+    open_socket, live_bot, make_key, openai_double
+):
+    _, secret, _ = await make_key()
+    openai_double.queue_text("Hi!")
+    openai_double.queue_text("Hello, newcomer.")
+    first = await _connect(open_socket, live_bot, secret)
+    await first.send(type="start", req_id="s1")
+    opened = (await first.until("status", stage="idle"))[0]
+    await first.close()
+
+    again = await _connect(open_socket, live_bot, secret)
+    await again.send(type="start", req_id="s2")
+    events = await again.until("status", stage="idle")
+    assert events[0]["conversation_id"] != opened["conversation_id"]
+    assert events[0]["resume_token"] != opened["resume_token"]  # knowing the user id proves nothing
+    assert "history" not in [e["type"] for e in events]
+    assert next(e for e in events if e["type"] == "done")["text"] == "Hello, newcomer."
     await again.close()
 
 

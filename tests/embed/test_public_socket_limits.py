@@ -102,13 +102,13 @@ async def test_one_turn_at_a_time_per_conversation(open_socket, live_bot, make_k
     openai_double.queue_text("A slow answer.", ttft_s=1.0)
     socket = await open_socket(live_bot.id, key=secret, user_conversation_id="u1")
     await socket.send(type="start", req_id="s1")
-    await socket.until("status", stage="idle")
+    browser_secret = (await socket.until("status", stage="idle"))[0]["resume_token"]
     await socket.send(type="chat", req_id="c1", text="first")
     await socket.until("conversation")
     await socket.send(type="chat", req_id="c2", text="second")
-    # a second socket for the same user (another tab, or another server process) is refused too
+    # a second socket of the same browser (another tab, or another server process) is refused too
     twin = await open_socket(live_bot.id, key=secret, user_conversation_id="u1")
-    await twin.send(type="chat", req_id="t1", text="third")
+    await twin.send(type="chat", req_id="t1", text="third", resume_token=browser_secret)
     twin_events = await twin.until("error")
     assert twin_events[-1]["code"] == "busy"
     events = await socket.until("status", stage="idle")

@@ -45,10 +45,11 @@ async def test_leaving_the_public_socket_mid_reply_stores_the_partial_text_as_in
     socket = await open_socket(live_bot.id, key=secret, user_conversation_id="leaver")
     await socket.send(type="chat", req_id="c1", text="Count for me")
     heard = []
-    conversation_id = None
+    conversation_id = browser_secret = None
     while len(heard) < 3:
         event = await socket.receive()
         conversation_id = event.get("conversation_id", conversation_id)
+        browser_secret = event.get("resume_token", browser_secret)
         if event["type"] == "text_delta":
             heard.append(event["delta"])
     await socket.close()
@@ -60,7 +61,7 @@ async def test_leaving_the_public_socket_mid_reply_stores_the_partial_text_as_in
 
     openai_double.queue_text("Welcome back.")
     again = await open_socket(live_bot.id, key=secret, user_conversation_id="leaver")
-    await again.send(type="chat", req_id="c2", text="I am back")
+    await again.send(type="chat", req_id="c2", text="I am back", resume_token=browser_secret)
     events = await again.until("status", stage="idle")
     assert not [e for e in events if e["type"] == "error"], events  # the turn lock was released
     assert events[0]["conversation_id"] == conversation_id
