@@ -27,14 +27,14 @@ migrate: install
 
 run: migrate
 	$(PY) manage.py voicebot_bootstrap_admin
-	$(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) config.asgi:application
+	$(VENV)/bin/uvicorn config.asgi:application --host 127.0.0.1 --port $(PORT) --no-proxy-headers --ws-max-size 1048576
 
 test: install-dev
 	./scripts/install_system_packages.sh
 	$(PY) -m pytest
 
 # Scale-out profile: PostgreSQL + Redis on 127.0.0.1 (Debian packages), the suite against them with
-# channels-redis and the Redis cache, then two daphne processes and a Celery worker (tests/scale/).
+# channels-redis and the Redis cache, then two uvicorn processes and a Celery worker (tests/scale/).
 test-scale: install-dev
 	./scripts/install_system_packages.sh
 	./scripts/test_scale.sh

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -71,7 +72,6 @@ ALLOWED_HOSTS = _list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = _list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -83,6 +83,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_htmx",
     "channels",
+    "axes",
+    "csp",
     "bots",
     "conversations",
     "integrations",
@@ -92,6 +94,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.security_headers.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -100,6 +103,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into the 429 answer
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -164,6 +168,62 @@ WHITENOISE_USE_FINDERS = True
 # Saved HTTP responses, exports and other server-made files (never paths from client input).
 MEDIA_ROOT = Path(env.str("VOICEBOT_DATA_DIR", default=str(BASE_DIR / "var" / "data")))
 MEDIA_URL = "/media-not-served/"
+
+# Request bodies (config/body_limits.py bounds them before Django parses them; see docs/deployment.md).
+VOICEBOT_MAX_REQUEST_BODY_BYTES = _int("VOICEBOT_MAX_REQUEST_BODY_BYTES", 2 * 1024 * 1024, minimum=1024)
+VOICEBOT_REQUEST_BODY_TIMEOUT_S = _float("VOICEBOT_REQUEST_BODY_TIMEOUT_S", 20.0, minimum=0.1)
+VOICEBOT_UPLOAD_BODY_TIMEOUT_S = _float("VOICEBOT_UPLOAD_BODY_TIMEOUT_S", 120.0, minimum=0.1)
+DATA_UPLOAD_MAX_MEMORY_SIZE = VOICEBOT_MAX_REQUEST_BODY_BYTES  # form fields / JSON held in memory
+FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # bigger bodies and files spool to a temporary file
+DATA_UPLOAD_MAX_NUMBER_FILES = 10
+# Files this project writes are private to its user: saved responses, exports (through the storage),
+# the SQLite database and its -wal/-shm, everything else a process makes (umask, VOICEBOT_UMASK).
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
+try:
+    VOICEBOT_UMASK = int(env.str("VOICEBOT_UMASK", default="077"), 8)
+except ValueError:
+    _fail("VOICEBOT_UMASK", f"must be an octal umask like 077, got {env.str('VOICEBOT_UMASK')!r}")
+if not 0 <= VOICEBOT_UMASK <= 0o777:
+    _fail("VOICEBOT_UMASK", "must be between 000 and 777")
+os.umask(VOICEBOT_UMASK)
+
+# Login throttling (config/login_throttle.py, django-axes): per username + client address, counted in
+# the database; after the limit even the right password is refused until the cool-off has passed.
+AUTHENTICATION_BACKENDS = [
+    "config.login_throttle.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = _int("VOICEBOT_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=_int("VOICEBOT_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "config.login_throttle.lockout_response"
+AXES_VERBOSE = False
+
+# Content-Security-Policy (django-csp; config/security_headers.py adds the per-path allowances). No
+# inline scripts anywhere; style attributes are allowed (templates and htmx use them), <style> blocks
+# are not, except on /public/ (the widget demo page and the widget's own shadow-DOM stylesheet).
+# 'self' in connect-src covers ws:// and wss:// to the same host (CSP Level 3).
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/api/docs/", "/api/redoc/"],  # drf-spectacular's pages: inline + CDN scripts
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "media-src": ["'self'", "blob:"],
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'", "blob:"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+VOICEBOT_CSP_PATH_UPDATES = {"/public/": {"style-src": ["'unsafe-inline'"]}}
 
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"

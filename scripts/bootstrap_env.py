@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -11,15 +12,16 @@ from cryptography.fernet import Fernet
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def main() -> int:
-    target = ROOT / ".env"
+def main(root: Path = ROOT) -> int:
+    target = root / ".env"
     if target.exists():
         return 0
-    text = (ROOT / ".env.example").read_text()
+    text = (root / ".env.example").read_text()
     text = text.replace("DJANGO_SECRET_KEY=", f"DJANGO_SECRET_KEY={secrets.token_urlsafe(50)}", 1)
     text = text.replace("VOICEBOT_SECRET_KEY=", f"VOICEBOT_SECRET_KEY={Fernet.generate_key().decode()}", 1)
-    target.write_text(text)
-    target.chmod(0o600)
+    # Created 0600 (never readable by others, not even for a moment), and never over an existing file.
+    with os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+        handle.write(text)
     print(f"Wrote {target} with new DJANGO_SECRET_KEY and VOICEBOT_SECRET_KEY (keep it; it decrypts stored keys).")
     return 0
 

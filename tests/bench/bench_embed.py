@@ -36,7 +36,7 @@ import time
 import uuid
 from pathlib import Path
 
-from tests.e2e.conftest import free_port, wait_for_http
+from tests.e2e.conftest import free_port, server_command, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[2]
 TTFT_S = 0.300
@@ -118,7 +118,7 @@ class _Stack:
         port = free_port()
         self.log = open(Path(self.tmp.name) / "daphne.log", "w")  # noqa: SIM115 (closed in close())
         self.daphne = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+            server_command(port),  # uvicorn, as make run starts it (attribute name kept: .daphne)
             cwd=ROOT,
             env=self.env,
             stdout=self.log,

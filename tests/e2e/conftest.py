@@ -1,6 +1,7 @@
-"""Shared browser-test fixtures: a live daphne server, a second (host page) origin, and a chromium page.
+"""Shared browser-test fixtures: a live server, a second (host page) origin, and a chromium page.
 
-- `daphne_server`: `daphne config.asgi:application` in a subprocess on a free 127.0.0.1 port, serving
+- `daphne_server` (the name predates the move to uvicorn): `uvicorn config.asgi:application`, started
+  as `make run` starts it (`server_command`), in a subprocess on a free 127.0.0.1 port, serving
   the pytest test database file (settings make it a file during tests) and reaching the loopback
   OpenAI double (`openai_double`) through OPENAI_BASE_URL. Uses `transactional_db`, so rows a test
   creates are committed and visible to the server.
@@ -98,13 +99,31 @@ def server_env(*, openai_base_url: str = "", extra: dict[str, str] | None = None
     return env
 
 
+def server_command(port: int, app: str = "config.asgi:application") -> list[str]:
+    """The ASGI server as `make run` starts it (uvicorn; see docs/deployment.md), on 127.0.0.1:`port`."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-proxy-headers",
+        "--ws-max-size",
+        "1048576",
+        "--no-access-log",
+    ]
+
+
 @contextlib.contextmanager
-def run_daphne(env: dict[str, str], log_path: Path):
-    """Start daphne on a free port; yield a LiveServer; stop it (SIGTERM, then SIGKILL) afterwards."""
+def run_server(env: dict[str, str], log_path: Path):
+    """Start the server on a free port; yield a LiveServer; stop it (SIGTERM, then SIGKILL) afterwards."""
     port = free_port()
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+            server_command(port),
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -123,12 +142,15 @@ def run_daphne(env: dict[str, str], log_path: Path):
                 process.wait(timeout=5)
 
 
+run_daphne = run_server  # the old name, still imported by tests/e2e/test_studio.py
+
+
 @pytest.fixture
 def daphne_server(transactional_db, openai_double, tmp_path):
-    """A daphne process serving this test's database, with the OpenAI double behind it."""
+    """A server process serving this test's database, with the OpenAI double behind it."""
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
         pytest.skip("the live server fixture shares the SQLite test database file")
-    with run_daphne(server_env(openai_base_url=openai_double.base_url), tmp_path / "daphne.log") as server:
+    with run_server(server_env(openai_base_url=openai_double.base_url), tmp_path / "server.log") as server:
         yield server
 
 

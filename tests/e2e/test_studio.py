@@ -217,7 +217,7 @@ def test_the_mic_test_hears_the_fake_microphone_and_plays_the_reply(
     chat = panel.locator("[data-role=chat]")
     expect(chat.locator(".bubble.assistant").first).to_contain_text("Welcome to the shop.")
     expect(panel.locator("[data-role=stage]")).to_have_text("idle")
-    page.wait_for_function("window.studioMicTest.player.clipsScheduled >= 1")
+    page.wait_for_function("() => window.studioMicTest.player.clipsScheduled >= 1")
 
     # push-to-talk with the fake microphone
     openai_double.queue_text(ANSWER)
@@ -231,8 +231,8 @@ def test_the_mic_test_hears_the_fake_microphone_and_plays_the_reply(
     reply = chat.locator(".bubble.assistant").nth(1)
     expect(reply).to_contain_text(ANSWER, timeout=30_000)
     expect(reply.locator("[data-role=turn-metrics]")).to_contain_text("ASR ")
-    page.wait_for_function("window.studioMicTest.player.clipsScheduled >= 2")
-    page.wait_for_function("window.studioMicTest.player.clipsEnded >= 1", timeout=30_000)
+    page.wait_for_function("() => window.studioMicTest.player.clipsScheduled >= 2")
+    page.wait_for_function("() => window.studioMicTest.player.clipsEnded >= 1", timeout=30_000)
     played = page.evaluate("window.studioMicTest.player.secondsScheduled")
     assert played > 1.0
     expect(panel.locator("[data-role=stage]")).to_have_text("idle")
@@ -242,7 +242,7 @@ def test_the_mic_test_hears_the_fake_microphone_and_plays_the_reply(
     panel.get_by_label("Message").fill("And when do you close?")
     panel.get_by_label("Message").press("Enter")
     expect(chat.locator(".bubble.user").nth(1)).to_have_text("And when do you close?")
-    page.wait_for_function("window.studioMicTest.player.playing", timeout=30_000)
+    page.wait_for_function("() => window.studioMicTest.player.playing", timeout=30_000)
     panel.get_by_role("button", name="Stop audio").click()
     assert page.evaluate("window.studioMicTest.player.playing") is False
     expect(panel.locator("[data-role=stage]")).to_have_text("idle", timeout=30_000)
@@ -309,9 +309,9 @@ def test_speaking_over_the_bot_stops_its_audio(studio_page, studio_server, staff
     openai_double.queue_text("The store opens at nine in the morning. " * 8)
     openai_double.queue_text(ANSWER)
     panel.get_by_role("button", name="Hands-free").click()
-    page.wait_for_function("window.studioMicTest.player.playing", timeout=60_000)
-    page.wait_for_function("window.studioMicTest.state.bargeIns >= 1", timeout=30_000)
+    page.wait_for_function("() => window.studioMicTest.player.playing", timeout=60_000)
+    page.wait_for_function("() => window.studioMicTest.state.bargeIns >= 1", timeout=30_000)
     assert page.evaluate("window.studioMicTest.player.secondsScheduled") > 1.0
     # it listens again after the barge-in and hears the next question
-    page.wait_for_function("document.querySelectorAll('#mictest .bubble.user').length >= 2", timeout=60_000)
+    page.wait_for_function("() => document.querySelectorAll('#mictest .bubble.user').length >= 2", timeout=60_000)
     panel.get_by_role("button", name="Stop hands-free").click()

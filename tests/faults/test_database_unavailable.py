@@ -16,7 +16,7 @@ import pytest
 from django.db import connection
 
 from bots.models import Bot
-from tests.e2e.conftest import ROOT, free_port
+from tests.e2e.conftest import ROOT, free_port, server_command
 
 BROKEN_DB = "sqlite:////nonexistent-voicebot-dir/missing.sqlite3"
 
@@ -46,9 +46,9 @@ def _get(url: str) -> tuple[int, str]:
 
 def test_healthz_answers_503_when_the_database_cannot_be_opened(tmp_path):
     port = free_port()
-    with (tmp_path / "daphne.log").open("w") as log:
+    with (tmp_path / "server.log").open("w") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+            server_command(port),
             cwd=ROOT,
             env=_env(BROKEN_DB),
             stdout=log,
@@ -56,12 +56,12 @@ def test_healthz_answers_503_when_the_database_cannot_be_opened(tmp_path):
         )
         try:
             status, body = None, ""
-            for _ in range(150):  # bounded: daphne needs a moment to listen
+            for _ in range(150):  # bounded: the server needs a moment to listen
                 try:
                     status, body = _get(f"http://127.0.0.1:{port}/healthz")
                     break
                 except OSError:
-                    assert server.poll() is None, (tmp_path / "daphne.log").read_text()
+                    assert server.poll() is None, (tmp_path / "server.log").read_text()
                     time.sleep(0.2)
             assert status == 503 and json.loads(body) == {
                 "ok": False,

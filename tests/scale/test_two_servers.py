@@ -1,4 +1,4 @@
-"""Scale-out profile: two daphne processes and a Celery worker sharing PostgreSQL and Redis.
+"""Scale-out profile: two uvicorn processes and a Celery worker sharing PostgreSQL and Redis.
 
 Runs only in the scale profile (`make test-scale`, called by `.ci/run`), which starts PostgreSQL and
 Redis on 127.0.0.1 and sets DATABASE_URL / REDIS_URL. Shows that a widget conversation continues on
@@ -22,7 +22,7 @@ import pytest
 import websockets
 from django.conf import settings
 
-from tests.e2e.conftest import ROOT, run_daphne, server_env
+from tests.e2e.conftest import ROOT, run_server, server_env
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -61,10 +61,10 @@ def shared_env(openai_double, tmp_path, settings):
 
 
 @pytest.fixture
-def two_daphnes(shared_env, tmp_path):
+def two_servers(shared_env, tmp_path):
     with (
-        run_daphne(shared_env, tmp_path / "daphne-a.log") as first,
-        run_daphne(shared_env, tmp_path / "daphne-b.log") as second,
+        run_server(shared_env, tmp_path / "server-a.log") as first,
+        run_server(shared_env, tmp_path / "server-b.log") as second,
     ):
         yield first, second
 
@@ -124,8 +124,8 @@ def _of(events: list[dict], kind: str) -> list[dict]:
     return [e for e in events if e["type"] == kind]
 
 
-def test_a_widget_conversation_continues_on_the_other_daphne_process(two_daphnes, bot, widget_key, openai_double):
-    first, second = two_daphnes
+def test_a_widget_conversation_continues_on_the_other_server_process(two_servers, bot, widget_key, openai_double):
+    first, second = two_servers
     openai_double.queue_text("Welcome to the shop!")
     openai_double.queue_text("We open at nine.")
     openai_double.queue_text("And we close at six.")
@@ -134,8 +134,9 @@ def test_a_widget_conversation_continues_on_the_other_daphne_process(two_daphnes
         async with websockets.connect(_socket_url(first, bot, widget_key, "user-42")) as socket:
             started = await _exchange(socket, {"type": "start"})
             replied = await _exchange(socket, {"type": "chat", "text": "When do you open?"})
+        browser_secret = _of(started, "conversation")[0]["resume_token"]  # what the widget keeps
         async with websockets.connect(_socket_url(second, bot, widget_key, "user-42")) as socket:
-            resumed = await _exchange(socket, {"type": "start"})
+            resumed = await _exchange(socket, {"type": "start", "resume_token": browser_secret})
             followed = await _exchange(socket, {"type": "chat", "text": "And close?"})
         return started, replied, resumed, followed
 
@@ -160,8 +161,8 @@ def test_a_widget_conversation_continues_on_the_other_daphne_process(two_daphnes
     ]
 
 
-def test_the_per_conversation_rate_limit_counts_messages_on_both_processes(two_daphnes, bot, widget_key, openai_double):
-    first, second = two_daphnes
+def test_the_per_conversation_rate_limit_counts_messages_on_both_processes(two_servers, bot, widget_key, openai_double):
+    first, second = two_servers
     for index in range(PER_CONVERSATION_LIMIT + 1):
         openai_double.queue_text(f"Reply {index}.")
 
@@ -183,12 +184,12 @@ def test_the_per_conversation_rate_limit_counts_messages_on_both_processes(two_d
 
 
 def test_a_codex_script_runs_on_the_celery_worker_not_in_the_web_process(
-    two_daphnes, celery_worker, bot, widget_key, openai_double
+    two_servers, celery_worker, bot, widget_key, openai_double
 ):
     from integrations.mock_api import MockApiServer
     from integrations.models import IntegrationTool
 
-    first, _second = two_daphnes
+    first, _second = two_servers
     worker, worker_log = celery_worker
     script = (
         "import json, sys\n"
@@ -223,10 +224,10 @@ def test_a_codex_script_runs_on_the_celery_worker_not_in_the_web_process(
     assert worker.poll() is None
 
 
-def test_the_health_endpoint_of_each_process_reports_the_shared_database(two_daphnes):
+def test_the_health_endpoint_of_each_process_reports_the_shared_database(two_servers):
     import urllib.request
 
-    for server in two_daphnes:
+    for server in two_servers:
         with contextlib.closing(urllib.request.urlopen(server.url + "/healthz", timeout=5)) as response:
             assert json.loads(response.read()) == {"ok": True, "database": "ok"}
 
