@@ -2,6 +2,9 @@
 time), the least recently used is dropped when the cache is full, and loading happens in whatever
 thread calls `get` (callers on the event loop use `asyncio.to_thread`).
 
+`EngineRegistry` puts one in front of an engine table (name -> factory): the ASR and TTS registries
+are two of them, each over the engine names of `bots.engines` (the one list, checked at import).
+
 Process-local by design: models are memory, not shared state; every daphne process loads its own.
 """
 
@@ -9,10 +12,13 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Generic, TypeVar
 
+from django.conf import settings
+
 T = TypeVar("T")
+S = TypeVar("S", bound=Hashable)
 
 
 class ModelCache(Generic[T]):
@@ -47,3 +53,34 @@ class ModelCache(Generic[T]):
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+
+class EngineRegistry(Generic[S, T]):
+    """Engine name -> factory(spec) for exactly the names in `names`, with a cache of what they loaded."""
+
+    def __init__(
+        self,
+        kind: str,
+        names: Iterable[str],
+        factories: dict[str, Callable[[S], T]],
+        error: Callable[[str], Exception],
+    ) -> None:
+        if set(factories) != set(names):
+            raise RuntimeError(f"The {kind} registry must map exactly the engine names of bots.engines.")
+        self._kind = kind
+        self._factories = factories
+        self._error = error
+        self._cache: ModelCache[T] = ModelCache(lambda: settings.VOICEBOT_MODEL_CACHE_SIZE)
+
+    def names(self) -> list[str]:
+        return [str(name) for name in self._factories]
+
+    def load(self, engine: str, spec: S) -> T:
+        """Blocking: the cached model for `spec`, loading it on first use."""
+        factory = self._factories.get(engine)
+        if factory is None:
+            raise self._error(f"Unknown {self._kind} engine {engine!r}: use one of {', '.join(self.names())}")
+        return self._cache.get(spec, lambda: factory(spec))
+
+    def cached_specs(self) -> list[S]:
+        return list(self._cache.cached_keys())  # type: ignore[arg-type]

@@ -1,16 +1,20 @@
-"""Admin for bots and provider keys. Secrets are entered once and shown only as a masked hint."""
+"""Admin for bots and provider keys. Secrets are entered once and shown only as a masked hint.
+
+Apps that own rows of a bot (integration tools) add their inline to the bot's page from their own
+`admin.py` with `register_bot_inline`: `bots` imports no other app.
+"""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.options import InlineModelAdmin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from bots import crypto
-from bots.models import Bot, ProviderKey
+from bots.models import BOT_FIELD_GROUPS, Bot, ProviderKey
 from bots.services import normalise_disabled_tools
-from integrations.admin import IntegrationToolInline
 
 
 class ProviderKeyAdminForm(forms.ModelForm):
@@ -80,30 +84,10 @@ class BotAdmin(admin.ModelAdmin):
     search_fields = ("name", "system_prompt")
     readonly_fields = ("id", "created_at", "updated_at")
     autocomplete_fields = ("openai_key",)
-    inlines = (IntegrationToolInline,)
+    inlines: tuple[type[InlineModelAdmin], ...] = ()  # filled by register_bot_inline
     fieldsets = (
-        (None, {"fields": ("id", "name", "system_prompt", "start_message_mode", "start_message_text")}),
-        ("Models", {"fields": ("openai_key", "openai_model", "web_search_model", "codex_model", "disabled_tools")}),
-        ("Speech recognition", {"fields": ("asr_engine", "language", "whisper_model", "whisper_device")}),
-        (
-            "Speech synthesis",
-            {
-                "fields": (
-                    "tts_vendor",
-                    "tts_language",
-                    "tts_voice",
-                    "xtts_model",
-                    "speaker_wav",
-                    "speaker_id",
-                    "openai_tts_model",
-                    "openai_tts_voice",
-                    "openai_tts_speed",
-                    "tts_split_sentences",
-                    "tts_chunk_min_chars",
-                    "tts_chunk_max_chars",
-                )
-            },
-        ),
+        (None, {"fields": ("id",)}),
+        *((legend, {"fields": names}) for legend, names in BOT_FIELD_GROUPS),
         ("Dates", {"fields": ("created_at", "updated_at")}),
     )
 
@@ -127,3 +111,9 @@ class BotAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Bot, form, change: bool) -> None:
         obj.disabled_tools = normalise_disabled_tools(obj.disabled_tools)
         super().save_model(request, obj, form, change)
+
+
+def register_bot_inline(inline: type[InlineModelAdmin]) -> None:
+    """Show `inline` on the bot's admin page; called by the app that owns the inline's model."""
+    if inline not in BotAdmin.inlines:
+        BotAdmin.inlines = (*BotAdmin.inlines, inline)

@@ -7,3 +7,7 @@ class BotsConfig(AppConfig):
 
     def ready(self) -> None:
         from bots import checks  # noqa: F401  (registers the VOICEBOT_SECRET_KEY check)
+        from bots.crypto import register_encrypted_column
+        from bots.models import ProviderKey
+
+        register_encrypted_column(ProviderKey, "secret_ciphertext", "provider key secrets")

@@ -14,10 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+
+if TYPE_CHECKING:
+    from django.db.models import Model
 
 GENERATE_HINT = (
     'Generate one with: python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
@@ -116,3 +121,25 @@ def keyed_hash_candidates(purpose: str, value: str) -> list[str]:
     """Hashes under SECRET_KEY and each SECRET_KEY_FALLBACKS entry, so Django key rotation keeps lookups working."""
     keys = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
     return [keyed_hash(purpose, value, key=k) for k in keys]
+
+
+@dataclass(frozen=True)
+class EncryptedColumn:
+    model: type[Model]
+    column: str  # a `*_ciphertext` column
+    label: str  # what `voicebot_rotate_secrets` reports, e.g. "provider key secrets"
+
+
+_encrypted_columns: list[EncryptedColumn] = []
+
+
+def register_encrypted_column(model: type[Model], column: str, label: str) -> None:
+    """Each app names its ciphertext columns from its AppConfig.ready(), so `voicebot_rotate_secrets`
+    (in `bots`, which imports no other app) re-encrypts them all."""
+    entry = EncryptedColumn(model, column, label)
+    if entry not in _encrypted_columns:
+        _encrypted_columns.append(entry)
+
+
+def encrypted_columns() -> tuple[EncryptedColumn, ...]:
+    return tuple(_encrypted_columns)

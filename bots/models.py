@@ -7,11 +7,38 @@ import uuid
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
-from bots import crypto
+from bots import crypto, engines
 
 DEFAULT_SYSTEM_PROMPT = "You are a fast, helpful voice assistant. Keep answers concise unless asked."
 DEFAULT_XTTS_MODEL = "tts_models/multilingual/multi-dataset/xtts_v2"
 DEFAULT_CODEX_MODEL = "gpt-5.1-codex-mini"
+
+# Every field a client may edit on a bot, grouped as the Studio and the admin show them. The one list:
+# the services, the REST serializers, the admin and the Studio form derive theirs from it.
+BOT_FIELD_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Basics", ("name", "system_prompt")),
+    ("Language model", ("openai_model", "web_search_model", "codex_model", "openai_key", "disabled_tools")),
+    ("Greeting", ("start_message_mode", "start_message_text")),
+    ("Speech recognition", ("asr_engine", "language", "whisper_model", "whisper_device")),
+    (
+        "Speech synthesis",
+        (
+            "tts_vendor",
+            "tts_voice",
+            "tts_language",
+            "xtts_model",
+            "speaker_id",
+            "speaker_wav",
+            "tts_split_sentences",
+            "openai_tts_model",
+            "openai_tts_voice",
+            "openai_tts_speed",
+            "tts_chunk_min_chars",
+            "tts_chunk_max_chars",
+        ),
+    ),
+)
+BOT_EDITABLE_FIELDS: tuple[str, ...] = tuple(name for _legend, names in BOT_FIELD_GROUPS for name in names)
 
 model_name_validator = RegexValidator(r"^[A-Za-z0-9._:/@-]{1,200}$", "Model names use letters, digits and . _ : / @ -")
 
@@ -56,14 +83,8 @@ class ProviderKey(models.Model):
 class Bot(models.Model):
     """One voice/chat bot: prompt, model slots, voice settings and tool toggles."""
 
-    class AsrEngine(models.TextChoices):
-        FASTER_WHISPER = "faster_whisper", "faster-whisper (CTranslate2, fast on CPU)"
-        WHISPER = "whisper", "openai-whisper"
-
-    class TtsEngine(models.TextChoices):
-        PIPER = "piper", "Piper (fast on CPU)"
-        XTTS = "xtts", "Coqui XTTS v2 (voice cloning)"
-        OPENAI = "openai", "OpenAI TTS"
+    AsrEngine = engines.AsrEngine
+    TtsEngine = engines.TtsEngine
 
     class StartMode(models.TextChoices):
         LLM = "llm", "LLM-generated"

@@ -14,7 +14,9 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
+from bots.engines import AsrEngine, TtsEngine
 from bots.models import DEFAULT_XTTS_MODEL, Bot, ProviderKey
+from bots.pricing import pricing_table
 
 logger = logging.getLogger(__name__)
 
@@ -69,23 +71,6 @@ LIVE_MODELS_TIMEOUT_S = 5.0
 _EXCLUDED_PREFIXES = ("tts-", "whisper-", "text-embedding-", "omni-moderation", "gpt-4o-mini-tts")
 
 
-def pricing_table() -> dict[str, dict[str, float]]:
-    """The engine's price table (built-in defaults overridden by OPENAI_PRICING_JSON).
-
-    Imported lazily: the table belongs to the conversations engine, and `bots` stays a leaf at import time.
-    """
-    try:
-        from conversations import pricing
-    except ImportError:
-        return dict(settings.OPENAI_PRICING)
-    for name in ("pricing_table", "get_pricing", "price_table"):
-        getter = getattr(pricing, name, None)
-        if callable(getter):
-            return dict(getter())
-    table = getattr(pricing, "PRICING", None) or getattr(pricing, "DEFAULT_PRICING", None) or {}
-    return {**table, **settings.OPENAI_PRICING}
-
-
 def _keep_model(model_id: str) -> bool:
     return (model_id.startswith("gpt-") or model_id.startswith("o")) and not model_id.startswith(_EXCLUDED_PREFIXES)
 
@@ -128,8 +113,8 @@ def api_options() -> dict[str, Any]:
     """Everything a bot editor offers, with the reference's keys plus this build's engines."""
     pricing = pricing_table()
     models = sorted({*CURATED_OPENAI_MODELS, *pricing.keys(), *live_openai_models()})
-    asr_engines = [choice.value for choice in Bot.AsrEngine]
-    tts_engines = [choice.value for choice in Bot.TtsEngine]
+    asr_engines = [choice.value for choice in AsrEngine]
+    tts_engines = [choice.value for choice in TtsEngine]
     return {
         "openai_models": models,
         "openai_pricing": pricing,

@@ -10,39 +10,12 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from bots.models import DEFAULT_CODEX_MODEL, DEFAULT_XTTS_MODEL, Bot, ProviderKey
+from bots.models import BOT_EDITABLE_FIELDS, DEFAULT_CODEX_MODEL, DEFAULT_XTTS_MODEL, Bot, ProviderKey
 from bots.selectors import bot_stats
 
-BOT_OUTPUT_FIELDS = (
-    "id",
-    "name",
-    "openai_model",
-    "web_search_model",
-    "codex_model",
-    "disabled_tools",
-    "openai_key_id",
-    "system_prompt",
-    "asr_engine",
-    "language",
-    "tts_language",
-    "tts_vendor",
-    "tts_voice",
-    "whisper_model",
-    "whisper_device",
-    "xtts_model",
-    "speaker_id",
-    "speaker_wav",
-    "openai_tts_model",
-    "openai_tts_voice",
-    "openai_tts_speed",
-    "tts_split_sentences",
-    "tts_chunk_min_chars",
-    "tts_chunk_max_chars",
-    "start_message_mode",
-    "start_message_text",
-    "created_at",
-    "updated_at",
-)
+# `bots.models.BOT_EDITABLE_FIELDS` on the wire: the key as `openai_key_id`, plus id and dates.
+BOT_WIRE_FIELDS = tuple("openai_key_id" if name == "openai_key" else name for name in BOT_EDITABLE_FIELDS)
+BOT_OUTPUT_FIELDS = ("id", *BOT_WIRE_FIELDS, "created_at", "updated_at")
 
 
 class BotOutputSerializer(serializers.ModelSerializer):
@@ -84,7 +57,10 @@ class BotWithStatsOutputSerializer(BotOutputSerializer):
 
 
 class BotInputSerializer(serializers.Serializer):
-    """Every field optional (PUT is partial); `name` is required on create (see BotCreateInputSerializer)."""
+    """Every field optional (PUT is partial); `name` is required on create (see BotCreateInputSerializer).
+
+    One field per name in BOT_WIRE_FIELDS, each with its wire type (tests/bots/test_bot_fields.py checks).
+    """
 
     name = serializers.CharField(max_length=200, required=False)
     system_prompt = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)

@@ -7,78 +7,32 @@ Errors are django `ValidationError`s with a field dict; the DRF exception handle
 
 from __future__ import annotations
 
-import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import models, transaction
 
 from bots import crypto
-from bots.crypto import SecretError
-from bots.models import Bot, ProviderKey
-from integrations.models import TOOL_NAME_RE
+from bots.engines import LEGACY_ASR_ENGINES, LEGACY_TTS_VENDORS
+from bots.models import BOT_EDITABLE_FIELDS, Bot, ProviderKey
+from bots.rules import ALWAYS_ON_TOOLS, is_tool_name
 
 KEY_IN_USE_MESSAGE = "Key is in use by one or more bots. Remove it from bots first."
 ONLY_OPENAI_MESSAGE = "Only provider=openai is supported right now."
 
-# Fields a client may set on a bot (`openai_key_id` / `openai_key` select the provider key).
-BOT_FIELDS = (
-    "name",
-    "system_prompt",
-    "openai_model",
-    "web_search_model",
-    "codex_model",
-    "disabled_tools",
-    "asr_engine",
-    "language",
-    "whisper_model",
-    "whisper_device",
-    "tts_vendor",
-    "tts_language",
-    "tts_voice",
-    "xtts_model",
-    "speaker_wav",
-    "speaker_id",
-    "openai_tts_model",
-    "openai_tts_voice",
-    "openai_tts_speed",
-    "tts_split_sentences",
-    "tts_chunk_min_chars",
-    "tts_chunk_max_chars",
-    "start_message_mode",
-    "start_message_text",
-)
+# Fields a client may set on a bot; `openai_key_id` / `openai_key` select the provider key.
+BOT_FIELDS = tuple(name for name in BOT_EDITABLE_FIELDS if name != "openai_key")
 _KEY_FIELDS = ("openai_key_id", "openai_key")
-_NULLABLE = {"speaker_wav", "speaker_id"}
+_NULLABLE = {field.name for field in Bot._meta.concrete_fields if field.null and field.name in BOT_FIELDS}
+# Text typed into a one-line field is stripped; prompts and greetings (TextFields) keep their spacing.
 _STRIPPED = {
-    "name",
-    "openai_model",
-    "web_search_model",
-    "codex_model",
-    "asr_engine",
-    "language",
-    "whisper_model",
-    "whisper_device",
-    "tts_vendor",
-    "tts_language",
-    "tts_voice",
-    "xtts_model",
-    "speaker_wav",
-    "speaker_id",
-    "openai_tts_model",
-    "openai_tts_voice",
-    "start_message_mode",
+    field.name
+    for field in Bot._meta.concrete_fields
+    if isinstance(field, models.CharField) and field.name in BOT_FIELDS
 }
-# The reference's engine names, still accepted on input (old clients, imported data).
-LEGACY_TTS_VENDORS = {"xtts_local": Bot.TtsEngine.XTTS, "openai_tts": Bot.TtsEngine.OPENAI}
-LEGACY_ASR_ENGINES = {"whisper_local": Bot.AsrEngine.WHISPER}
-# System tools a bot can never switch off (the reference drops them from disabled_tools silently).
-ALWAYS_ON_TOOLS = frozenset({"set_metadata", "set_variable"})
-_TOOL_NAME = re.compile(TOOL_NAME_RE)
 
 
 def normalise_disabled_tools(value: Any) -> list[str]:
@@ -94,7 +48,7 @@ def normalise_disabled_tools(value: Any) -> list[str]:
         name = item.strip()
         if not name or name in ALWAYS_ON_TOOLS:
             continue
-        if not _TOOL_NAME.match(name):
+        if not is_tool_name(name):
             raise ValidationError({"disabled_tools": f"{name!r} is not a valid tool name."})
         names.add(name)
     return sorted(names)
@@ -184,13 +138,21 @@ def bot_update(*, bot: Bot, **fields: Any) -> Bot:
     return _apply_and_save(bot, fields)
 
 
-def _stored_files_of(bot: Bot) -> list[str]:
-    from integrations.models import Export, SavedResponse
+# Apps whose rows keep files for a bot's conversations (saved responses, exports) register a function
+# bot -> storage names from their AppConfig.ready(); `bot_delete` removes those files after commit.
+# `bots` imports no app above it, so it asks them rather than reading their models.
+BotFilesCollector = Callable[[Bot], Iterable[str]]
+_bot_file_collectors: list[BotFilesCollector] = []
 
-    names: list[str] = []
-    for model in (SavedResponse, Export):
-        names.extend(n for n in model.objects.filter(conversation__bot=bot).values_list("file", flat=True) if n)
-    return names
+
+def register_bot_files(collector: BotFilesCollector) -> None:
+    """Add `collector` to what `bot_delete` asks for stored files (once, however often ready() runs)."""
+    if collector not in _bot_file_collectors:
+        _bot_file_collectors.append(collector)
+
+
+def _stored_files_of(bot: Bot) -> list[str]:
+    return [name for collector in _bot_file_collectors for name in collector(bot) if name]
 
 
 def _delete_files(names: Iterable[str]) -> None:
@@ -255,23 +217,3 @@ def provider_key_delete(*, key: ProviderKey) -> None:
     if Bot.objects.filter(openai_key=key).exists():
         raise ValidationError(KEY_IN_USE_MESSAGE)
     key.delete()
-
-
-def provider_key_check(key: ProviderKey) -> tuple[bool, str]:
-    """List the provider's models with this key through the engine's client layer: (ok, message)."""
-    from conversations.engine import llm
-
-    try:
-        target = llm.LLMTarget(key.get_secret(), key.base_url or None, key.api_style, "")
-    except SecretError as exc:
-        return False, str(exc)
-
-    async def list_models() -> list[str]:
-        return [model.id async for model in llm.client_for(target).models.list()]
-
-    try:
-        models = async_to_sync(list_models)()
-    except Exception as exc:  # every provider failure is reported, in the engine's words
-        return False, llm.describe_error(exc).message
-    sample = ", ".join(sorted(models)[:5])
-    return True, f"The key works: {len(models)} models available{f' ({sample}…)' if sample else ''}."

@@ -13,29 +13,16 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.models import construct_instance
 
-from bots.models import Bot, ProviderKey
+from bots.models import BOT_FIELD_GROUPS, Bot, ProviderKey
 
 # Which fields belong to which engine; the page hides the others (data-show-if, studio.js).
 XTTS_FIELDS = ("tts_language", "xtts_model", "speaker_id", "speaker_wav", "tts_split_sentences")
 OPENAI_TTS_FIELDS = ("openai_tts_model", "openai_tts_voice", "openai_tts_speed")
 PIPER_FIELDS = ("tts_voice",)
 
-FIELDSETS = (
-    ("Basics", ("name", "system_prompt")),
-    ("Language model", ("openai_model", "web_search_model", "codex_model", "openai_key")),
-    ("Greeting", ("start_message_mode", "start_message_text")),
-    ("Speech recognition", ("asr_engine", "language", "whisper_model", "whisper_device")),
-    (
-        "Speech synthesis",
-        (
-            "tts_vendor",
-            *PIPER_FIELDS,
-            *XTTS_FIELDS,
-            *OPENAI_TTS_FIELDS,
-            "tts_chunk_min_chars",
-            "tts_chunk_max_chars",
-        ),
-    ),
+# The bot's field groups (bots.models.BOT_FIELD_GROUPS); `disabled_tools` has its own toggles on the page.
+FIELDSETS = tuple(
+    (legend, tuple(name for name in names if name != "disabled_tools")) for legend, names in BOT_FIELD_GROUPS
 )
 
 

@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "integrations",
     "audio",
     "embed",
+    "studio",
 ]
 
 MIDDLEWARE = [

@@ -1,4 +1,4 @@
-"""Root URL conf. Each app owns its routes: `<app>/urls.py` (Studio pages) and `<app>/api_urls.py` (REST)."""
+"""Root URL conf. Each app owns its REST routes (`<app>/api_urls.py`); `studio/urls.py` has every Studio page."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -19,7 +19,7 @@ urlpatterns = [
     path("api/", include("embed.api_urls")),
     path("public/", include("embed.urls")),
     path("", include("integrations.urls")),
-    path("", include("bots.urls")),
+    path("", include("studio.urls")),
 ]
 
 handler404 = "bots.views_errors.page_not_found"

@@ -4,8 +4,8 @@ Tokens come from the provider's `usage` whenever it reports them; `estimate_text
 fallback. tiktoken downloads its tables on first use, which hangs or fails offline, so it is used
 only when its table is already in the local cache; otherwise the estimate is `len(text) / 4`.
 
-Prices are USD per 1M tokens: the reference's table below, plus `OPENAI_PRICING_JSON` overrides
-(`settings.OPENAI_PRICING`, `{model: {input_per_1m, output_per_1m}}`). An unknown model costs 0.
+Prices are USD per 1M tokens from `bots.pricing.pricing_table()` (the reference's table plus
+`OPENAI_PRICING_JSON` overrides). An unknown model costs 0.
 """
 
 from __future__ import annotations
@@ -17,36 +17,13 @@ import tempfile
 from functools import lru_cache
 from typing import Any
 
-from django.conf import settings
+from bots.pricing import DEFAULT_PRICING, pricing_table  # noqa: F401  (DEFAULT_PRICING: re-exported)
 
-DEFAULT_PRICING: dict[str, dict[str, float]] = {
-    "gpt-4o": {"input_per_1m": 5.0, "output_per_1m": 15.0},
-    "o4-mini": {"input_per_1m": 4.0, "output_per_1m": 16.0},
-    "gpt-5": {"input_per_1m": 1.25, "output_per_1m": 10.0},
-    "gpt-5-chat-latest": {"input_per_1m": 1.25, "output_per_1m": 10.0},
-    "gpt-5-mini": {"input_per_1m": 0.25, "output_per_1m": 2.0},
-    "gpt-5-nano": {"input_per_1m": 0.05, "output_per_1m": 0.4},
-    "gpt-5.1": {"input_per_1m": 1.25, "output_per_1m": 10.0},
-    "gpt-5.1-chat-latest": {"input_per_1m": 1.25, "output_per_1m": 10.0},
-    "gpt-4.1": {"input_per_1m": 2.0, "output_per_1m": 8.0},
-    "gpt-4.1-mini": {"input_per_1m": 0.4, "output_per_1m": 1.6},
-    "gpt-4.1-nano": {"input_per_1m": 0.1, "output_per_1m": 0.4},
-    # Not in the reference's table (it priced gpt-4o-mini at 0); OpenAI's list price.
-    "gpt-4o-mini": {"input_per_1m": 0.15, "output_per_1m": 0.6},
-}
 _DATED_SUFFIX = re.compile(r"^-\d{4}-\d{2}-\d{2}$")
 _TIKTOKEN_TABLES = {
     "cl100k_base": "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
     "o200k_base": "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
 }
-
-
-def pricing_table() -> dict[str, dict[str, float]]:
-    table = {name: dict(prices) for name, prices in DEFAULT_PRICING.items()}
-    for name, prices in (getattr(settings, "OPENAI_PRICING", None) or {}).items():
-        if isinstance(prices, dict):
-            table[str(name)] = {**table.get(str(name), {}), **prices}
-    return table
 
 
 def price_for(model: str) -> dict[str, float] | None:

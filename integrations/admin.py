@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
+from bots.admin import register_bot_inline
 from integrations.models import DownloadToken, Export, IntegrationTool, SavedResponse
 from integrations.services_tools import masked_headers
 from integrations.validation import clean_tool_fields
@@ -86,6 +87,9 @@ class IntegrationToolInline(admin.TabularInline):
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+register_bot_inline(IntegrationToolInline)
 
 
 @admin.register(IntegrationTool)

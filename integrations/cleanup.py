@@ -1,6 +1,7 @@
 """Delete what has expired: download tokens, exports, saved responses (rows AND files) and stale
 sandbox temp dirs. Run by Celery beat (`integrations.tasks.cleanup_expired`) and by
-`manage.py voicebot_cleanup`."""
+`manage.py voicebot_cleanup`. Also names a bot's stored files for `bots.services.bot_delete`
+(registered in `IntegrationsConfig.ready`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 
 from django.utils import timezone
 
+from bots.models import Bot
 from integrations.models import DownloadToken, Export, SavedResponse
 from integrations.sandbox import sandbox_root
 
@@ -23,6 +25,14 @@ def _delete_with_files(queryset) -> int:
         row.delete()
         count += 1
     return count
+
+
+def stored_files_of_bot(bot: Bot) -> list[str]:
+    """Storage names of the saved responses and exports of every conversation of `bot`."""
+    names: list[str] = []
+    for model in (SavedResponse, Export):
+        names.extend(n for n in model.objects.filter(conversation__bot=bot).values_list("file", flat=True) if n)
+    return names
 
 
 def cleanup_expired() -> dict[str, int]:

@@ -5,14 +5,11 @@ from __future__ import annotations
 import json
 import uuid
 
-from django.core.validators import RegexValidator
 from django.db import models
 
 from bots import crypto
 from bots.models import Bot
-
-TOOL_NAME_RE = r"^[a-zA-Z0-9_-]{1,64}$"
-tool_name_validator = RegexValidator(TOOL_NAME_RE, "Use 1-64 letters, digits, _ or - (OpenAI's function name rule).")
+from bots.rules import tool_name_validator
 
 
 class IntegrationTool(models.Model):

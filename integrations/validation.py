@@ -20,15 +20,10 @@ from jinja2.sandbox import SandboxedEnvironment
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from integrations.models import TOOL_NAME_RE, IntegrationTool
+from bots.rules import SYSTEM_TOOL_NAMES, TOOL_NAME_MESSAGE, is_tool_name
+from integrations.models import IntegrationTool
 
-# Names the model must never see twice: system tools (and their aliases) are offered first, so an
-# integration with one of these names would be silently shadowed.
-RESERVED_TOOL_NAMES = frozenset(
-    {"set_metadata", "set_variable", "web_search", "recall_http_response", "export_http_response"}
-)
 MAX_TEMPLATE_CHARS = 100_000
-_TOOL_NAME = re.compile(TOOL_NAME_RE)
 _PLACEHOLDER = re.compile(r"\{\{.*?\}\}", re.S)
 _jinja = SandboxedEnvironment(autoescape=False)
 
@@ -41,20 +36,13 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
-def reserved_tool_names() -> set[str]:
-    """System tool names from the engine's registry plus the fixed reserved list."""
-    from conversations.engine.tools import system_tool_names
-
-    return set(RESERVED_TOOL_NAMES) | system_tool_names()
-
-
 def validate_tool_name(name: Any) -> str:
     if not isinstance(name, str) or not name.strip():
         raise ValidationError({"name": "Tool name is required"})
     name = name.strip()
-    if not _TOOL_NAME.match(name):
-        raise ValidationError({"name": "Use 1-64 letters, digits, _ or - (OpenAI's function name rule)."})
-    if name in reserved_tool_names():
+    if not is_tool_name(name):
+        raise ValidationError({"name": TOOL_NAME_MESSAGE})
+    if name in SYSTEM_TOOL_NAMES:
         raise ValidationError({"name": f"{name!r} is a system tool name; choose another name."})
     return name
 

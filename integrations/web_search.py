@@ -19,7 +19,15 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from conversations.engine.events import Interim
-from conversations.engine.llm import CHAT_COMPLETIONS, LLMError, client_for, describe_error, resolve_target
+from conversations.engine.llm import (
+    LLMError,
+    LLMTarget,
+    client_for,
+    complete,
+    describe_error,
+    resolve_target,
+    uses_responses_api,
+)
 from conversations.engine.tools import ToolContext, ToolOutcome
 from conversations.templating import render_template
 from integrations.egress import EgressError, fetch
@@ -50,10 +58,15 @@ def _citations(response: Any) -> list[str]:
     return urls
 
 
-async def search_openai(bot: Any, term: str, why: str, queries: list[str]) -> dict[str, Any]:
+async def _search_target(bot: Any) -> LLMTarget:
+    """The bot's key and server with its web-search model."""
     target = await sync_to_async(resolve_target)(bot)
-    target = dataclasses.replace(target, model=bot.effective_web_search_model)
-    if target.api_style == CHAT_COMPLETIONS:
+    return dataclasses.replace(target, model=bot.effective_web_search_model)
+
+
+async def search_openai(bot: Any, term: str, why: str, queries: list[str]) -> dict[str, Any]:
+    target = await _search_target(bot)
+    if not uses_responses_api(target):
         raise LLMError("Hosted web search needs the Responses API; set VOICEBOT_SEARXNG_URL for this key.", "no_search")
     prompt = (
         f"Search the web for: {term}\nPurpose: {why}\n"
@@ -97,28 +110,10 @@ async def search_searxng(bot: Any, term: str, why: str, max_results: int, emit: 
     if not results:
         return {"provider": "searxng", "summary": "No results.", "sources": []}
     await emit(Interim("progress", "Summarizing…"))
-    target = await sync_to_async(resolve_target)(bot)
-    target = dataclasses.replace(target, model=bot.effective_web_search_model)
+    target = await _search_target(bot)
     system = "Be concise and cite sources (URLs inline). Use only the snippets given."
     user = f"WHY: {why}\nSEARCH_TERM: {term}\nRESULTS_JSON: {json.dumps(results, ensure_ascii=False)}"
-    client = client_for(target)
-    try:
-        if target.api_style == CHAT_COMPLETIONS:
-            reply = await client.chat.completions.create(
-                model=target.model, messages=[{"role": "system", "content": system}, {"role": "user", "content": user}]
-            )
-            summary = (reply.choices[0].message.content or "") if reply.choices else ""
-        else:
-            reply = await client.responses.create(
-                model=target.model,
-                input=[
-                    {"role": "system", "content": [{"type": "input_text", "text": system}]},
-                    {"role": "user", "content": [{"type": "input_text", "text": user}]},
-                ],
-            )
-            summary = reply.output_text or ""
-    except Exception as exc:
-        raise describe_error(exc) from exc
+    summary = await complete(target, system=system, user=user)
     return {"provider": "searxng", "summary": summary.strip(), "sources": [r["url"] for r in results]}
 
 

@@ -1,16 +1,15 @@
-"""Which ASR engines exist, and the per-process cache of loaded models."""
+"""Which class runs each ASR engine (`bots.engines.AsrEngine` names) and how a bot picks its model."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
-from django.conf import settings
 
 from audio.asr.base import AsrError, AsrModel, AsrSpec, Transcription, asr_language
-from audio.model_cache import ModelCache
+from audio.model_cache import EngineRegistry
+from bots.engines import AsrEngine
 
 if TYPE_CHECKING:
     from bots.models import Bot
@@ -28,15 +27,16 @@ def _whisper(spec: AsrSpec) -> AsrModel:
     return OpenAIWhisperModel(spec)
 
 
-_ENGINES: dict[str, Callable[[AsrSpec], AsrModel]] = {
-    "faster_whisper": _faster_whisper,
-    "whisper": _whisper,
-}
-_cache: ModelCache[AsrModel] = ModelCache(lambda: settings.VOICEBOT_MODEL_CACHE_SIZE)
+_ENGINES: EngineRegistry[AsrSpec, AsrModel] = EngineRegistry(
+    "ASR",
+    AsrEngine.values,
+    {AsrEngine.FASTER_WHISPER: _faster_whisper, AsrEngine.WHISPER: _whisper},
+    AsrError,
+)
 
 
 def asr_engines() -> list[str]:
-    return list(_ENGINES)
+    return _ENGINES.names()
 
 
 def spec_for_bot(bot: Bot) -> AsrSpec:
@@ -45,14 +45,11 @@ def spec_for_bot(bot: Bot) -> AsrSpec:
 
 def load_asr(spec: AsrSpec) -> AsrModel:
     """Blocking: the cached model, loading it on first use."""
-    factory = _ENGINES.get(spec.engine)
-    if factory is None:
-        raise AsrError(f"Unknown ASR engine {spec.engine!r}: use one of {', '.join(_ENGINES)}")
-    return _cache.get(spec, lambda: factory(spec))
+    return _ENGINES.load(spec.engine, spec)
 
 
 def cached_asr_specs() -> list[AsrSpec]:
-    return list(_cache.cached_keys())  # type: ignore[arg-type]
+    return _ENGINES.cached_specs()
 
 
 def transcribe_sync(spec: AsrSpec, samples: np.ndarray, language: str | None) -> Transcription:

@@ -1,16 +1,16 @@
-"""Which TTS engines exist, how a bot selects a voice, and the per-process cache of loaded voices."""
+"""Which class speaks each TTS engine (`bots.engines.TtsEngine` names) and how a bot selects a voice."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from audio.model_cache import ModelCache
+from audio.model_cache import EngineRegistry
 from audio.pcm import wav_bytes
 from audio.tts.base import TtsError, TtsSpec, TtsVoice
+from bots.engines import LEGACY_TTS_VENDORS, TtsEngine
 from conversations.engine.events import Audio
 
 if TYPE_CHECKING:
@@ -35,13 +35,16 @@ def _openai(spec: TtsSpec) -> TtsVoice:
     return OpenAITts(spec)
 
 
-_ENGINES: dict[str, Callable[[TtsSpec], TtsVoice]] = {"piper": _piper, "xtts": _xtts, "openai": _openai}
-_ALIASES = {"xtts_local": "xtts", "openai_tts": "openai"}  # the reference's vendor names
-_cache: ModelCache[TtsVoice] = ModelCache(lambda: settings.VOICEBOT_MODEL_CACHE_SIZE)
+_ENGINES: EngineRegistry[TtsSpec, TtsVoice] = EngineRegistry(
+    "TTS",
+    TtsEngine.values,
+    {TtsEngine.PIPER: _piper, TtsEngine.XTTS: _xtts, TtsEngine.OPENAI: _openai},
+    TtsError,
+)
 
 
 def tts_engines() -> list[str]:
-    return list(_ENGINES)
+    return _ENGINES.names()
 
 
 def _openai_credentials(bot: Bot) -> tuple[str, str]:
@@ -54,10 +57,10 @@ def _openai_credentials(bot: Bot) -> tuple[str, str]:
 
 def spec_for_bot(bot: Bot) -> TtsSpec:
     """The bot's voice settings. Sync: it may read and decrypt the bot's key (call via a thread)."""
-    vendor = _ALIASES.get(bot.tts_vendor, bot.tts_vendor)
-    if vendor == "piper":
+    vendor = str(LEGACY_TTS_VENDORS.get(bot.tts_vendor, bot.tts_vendor))
+    if vendor == TtsEngine.PIPER:
         return TtsSpec(vendor=vendor, voice=bot.tts_voice, speaker_id=bot.speaker_id or "")
-    if vendor == "xtts":
+    if vendor == TtsEngine.XTTS:
         return TtsSpec(
             vendor=vendor,
             model=bot.xtts_model,
@@ -66,7 +69,7 @@ def spec_for_bot(bot: Bot) -> TtsSpec:
             speaker_id=bot.speaker_id or "",
             split_sentences=bot.tts_split_sentences,
         )
-    if vendor == "openai":
+    if vendor == TtsEngine.OPENAI:
         api_key, base_url = _openai_credentials(bot)
         return TtsSpec(
             vendor=vendor,
@@ -81,14 +84,11 @@ def spec_for_bot(bot: Bot) -> TtsSpec:
 
 def load_tts(spec: TtsSpec) -> TtsVoice:
     """Blocking: the cached voice, loading it on first use."""
-    factory = _ENGINES.get(spec.vendor)
-    if factory is None:
-        raise TtsError(f"Unknown TTS engine {spec.vendor!r}: use one of {', '.join(_ENGINES)}")
-    return _cache.get(spec, lambda: factory(spec))
+    return _ENGINES.load(spec.vendor, spec)
 
 
 def cached_tts_specs() -> list[TtsSpec]:
-    return list(_cache.cached_keys())  # type: ignore[arg-type]
+    return _ENGINES.cached_specs()
 
 
 def synthesize_sync(spec: TtsSpec, text: str) -> Audio:

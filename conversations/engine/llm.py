@@ -373,6 +373,42 @@ def chat_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return converted
 
 
+# --- one-shot calls (tools that ask a model once: web_search's summary, the Codex script) ----------
+def uses_responses_api(target: LLMTarget) -> bool:
+    """True for the Responses API; hosted tools (web search) exist only there."""
+    return target.api_style != CHAT_COMPLETIONS
+
+
+async def complete(target: LLMTarget, *, system: str, user: str, json_schema: dict[str, Any] | None = None) -> str:
+    """One system + user request in the target's API style, not streamed; the reply's text.
+
+    `json_schema` (`{"name", "strict", "schema"}`) asks for structured output in either style.
+    Provider failures are raised as readable LLMErrors.
+    """
+    client = client_for(target)
+    try:
+        if not uses_responses_api(target):
+            structured = {"response_format": {"type": "json_schema", "json_schema": json_schema}} if json_schema else {}
+            reply = await client.chat.completions.create(
+                model=target.model,
+                messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
+                **structured,
+            )
+            return (reply.choices[0].message.content or "") if reply.choices else ""
+        structured = {"text": {"format": {"type": "json_schema", **json_schema}}} if json_schema else {}
+        reply = await client.responses.create(
+            model=target.model,
+            input=[
+                {"role": "system", "content": [{"type": "input_text", "text": system}]},
+                {"role": "user", "content": [{"type": "input_text", "text": user}]},
+            ],
+            **structured,
+        )
+        return reply.output_text or ""
+    except Exception as exc:  # SDK errors become readable LLMErrors
+        raise describe_error(exc) from exc
+
+
 # --- errors ----------------------------------------------------------------------------------------
 def describe_error(exc: BaseException) -> LLMError:
     """A provider failure as a message a user (or staff member) can act on."""

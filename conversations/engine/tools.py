@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from bots.rules import ALWAYS_ON_TOOLS, SYSTEM_TOOL_NAMES
+
 if TYPE_CHECKING:
     from bots.models import Bot
     from conversations.engine.events import Event
@@ -67,6 +69,14 @@ _providers: list[ToolProvider] = []
 
 
 def register_system_tool(tool: Tool, *, aliases: Iterable[str] = ()) -> None:
+    """Register a system tool; its names must be in `bots.rules.SYSTEM_TOOL_NAMES` (the one list that
+    integration-name validation reads) and its `can_disable` must agree with `ALWAYS_ON_TOOLS`."""
+    aliases = tuple(aliases)
+    unlisted = sorted({tool.name, *aliases} - SYSTEM_TOOL_NAMES)
+    if unlisted:
+        raise ValueError(f"System tool names {unlisted} are missing from bots.rules.SYSTEM_TOOL_NAMES.")
+    if tool.can_disable == (tool.name in ALWAYS_ON_TOOLS):
+        raise ValueError(f"{tool.name}: can_disable disagrees with bots.rules.ALWAYS_ON_TOOLS.")
     _system_tools[tool.name] = tool
     for alias in aliases:
         _aliases[alias] = tool.name

@@ -3,6 +3,7 @@
 Rotation: put the new key first and keep the old one after it (`VOICEBOT_SECRET_KEY=new,old`), run
 this command, then drop the old key. All rows are rewritten in one transaction: if any secret cannot
 be decrypted with the configured keys, nothing is changed and the command names the row.
+The columns are those the apps register with `bots.crypto.register_encrypted_column` at start.
 """
 
 from __future__ import annotations
@@ -11,20 +12,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from bots import crypto
-from bots.models import ProviderKey
-from embed.models import ClientKey
-from integrations.models import IntegrationTool
-
-# (model, ciphertext column, label)
-ENCRYPTED_COLUMNS = (
-    (ProviderKey, "secret_ciphertext", "provider key secrets"),
-    (IntegrationTool, "headers_ciphertext", "integration tool headers"),
-    (ClientKey, "signing_secret_ciphertext", "client key signing secrets"),
-)
 
 
 class Command(BaseCommand):
-    help = "Re-encrypt provider keys, integration headers and client-key signing secrets with the first VOICEBOT_SECRET_KEY."
+    help = "Re-encrypt every stored secret (keys, headers, signing secrets) with the first VOICEBOT_SECRET_KEY."
 
     def handle(self, *args, **options) -> None:
         problem = crypto.check_secret_key()
@@ -32,8 +23,8 @@ class Command(BaseCommand):
             raise CommandError(problem)
         counts: dict[str, int] = {}
         with transaction.atomic():
-            for model, column, label in ENCRYPTED_COLUMNS:
-                counts[label] = self._rotate(model, column)
+            for entry in crypto.encrypted_columns():
+                counts[entry.label] = self._rotate(entry.model, entry.column)
         for label, count in counts.items():
             self.stdout.write(f"Re-encrypted {count} {label}.")
         self.stdout.write(self.style.SUCCESS(f"Done: {sum(counts.values())} secrets now use the first key."))

@@ -1,79 +1,31 @@
-"""Studio pages for bots and provider keys, and what every Studio view shares (staff check, formatting).
+"""Studio pages for bots: the dashboard, the bot editor and its system-tool toggles.
 
-Views stay thin: parse the form, call a service from `bots.services` / `bots.selectors`, render.
-Who may use the Studio: logged-in staff. Anonymous users go to the login page; signed-in non-staff
-users get a plain "staff only" page (403) rather than a redirect loop through the login form. HTMX
-requests cannot follow a redirect into a fragment, so they get `HX-Redirect` to the login page.
+Views stay thin: parse the form, call a service from `bots.services` / `bots.selectors`, render. The
+bot page combines apps: its integrations list and system tools come from `integrations`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST
 
-from bots.models import Bot, ProviderKey
+from bots.models import Bot
 from bots.options import api_options
-from bots.selectors import bot_list_with_stats, bot_stats, provider_key_list
-from bots.services import (
-    bot_create,
-    bot_delete,
-    bot_update,
-    provider_key_check,
-    provider_key_create,
-    provider_key_delete,
-)
-from bots.studio_forms import BotForm, ProviderKeyForm, apply_service_errors
+from bots.selectors import bot_list_with_stats, bot_stats
+from bots.services import bot_create, bot_delete, bot_update
+from bots.studio_forms import BotForm, apply_service_errors
 from integrations.models import IntegrationTool
 from integrations.services_tools import system_tools_for_bot
-
-View = Callable[..., HttpResponse]
-
-
-def staff_required(view: View) -> View:
-    """Decorator for every Studio view; CSRF protection is explicit so no view can drop it."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        user = request.user
-        if not user.is_authenticated:
-            login = redirect_to_login(request.get_full_path())
-            if getattr(request, "htmx", False):
-                response = HttpResponse(status=401)
-                response["HX-Redirect"] = login.url
-                return response
-            return login
-        if not (user.is_active and user.is_staff):
-            return render(request, "studio/staff_only.html", status=403)
-        return view(request, *args, **kwargs)
-
-    return csrf_protect(wrapper)
-
-
-def fmt_ms(value: int | float | None) -> str:
-    """The reference's latency format: "—", "<n>ms" under a second, else "<x.xx>s"."""
-    if value is None:
-        return "—"
-    if value < 1000:
-        return f"{int(value)}ms"
-    return f"{value / 1000:.2f}s"
-
-
-def latency_parts(obj: Any, fields: dict[str, str]) -> list[tuple[str, str]]:
-    """[(label, formatted)] for the non-null latency attributes of `obj` named in `fields` (attr -> label)."""
-    return [(label, fmt_ms(getattr(obj, attr))) for attr, label in fields.items() if getattr(obj, attr) is not None]
-
+from studio.formatting import fmt_ms
+from studio.permissions import staff_required
 
 # --- dashboard and bot pages -----------------------------------------------------------------------
 
@@ -201,60 +153,3 @@ def bot_system_tools(request: HttpRequest, bot_id: Any) -> HttpResponse:
     else:
         messages.success(request, "System tools updated.")
     return redirect("studio:bot_edit", bot_id=bot.id)
-
-
-# --- provider keys ---------------------------------------------------------------------------------
-
-
-def _provider_keys_response(request: HttpRequest, *, status: int = 200, **extra: Any) -> HttpResponse:
-    context = {"provider_keys": provider_key_list(), "provider_key_form": ProviderKeyForm(prefix="provider"), **extra}
-    return render(request, "studio/keys/_provider_keys.html", context, status=status)
-
-
-@staff_required
-@require_POST
-def provider_key_create_view(request: HttpRequest) -> HttpResponse:
-    form = ProviderKeyForm(request.POST, prefix="provider")
-    if form.is_valid():
-        try:
-            key = provider_key_create(**form.cleaned_data)
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            notice = f"Key “{key.name}” stored ({key.hint}). The secret will not be shown again."
-            if not request.htmx:
-                messages.success(request, notice)
-                return redirect("studio:keys")
-            return _provider_keys_response(request, notice=notice)
-    if not request.htmx:
-        for field, errors in form.errors.items():
-            messages.error(request, f"{field}: {' '.join(errors)}" if field != "__all__" else " ".join(errors))
-        return redirect("studio:keys")
-    return _provider_keys_response(request, status=400, provider_key_form=form)
-
-
-@staff_required
-@require_POST
-def provider_key_delete_view(request: HttpRequest, key_id: Any) -> HttpResponse:
-    key = get_object_or_404(ProviderKey, pk=key_id)
-    try:
-        provider_key_delete(key=key)
-    except ValidationError as exc:
-        error, notice, status = " ".join(exc.messages), "", 400
-    else:
-        error, notice, status = "", f"Key “{key.name}” deleted.", 200
-    if not request.htmx:
-        (messages.error if error else messages.success)(request, error or notice)
-        return redirect("studio:keys")
-    return _provider_keys_response(request, status=status, error=error, notice=notice)
-
-
-@staff_required
-@require_POST
-def provider_key_test_view(request: HttpRequest, key_id: Any) -> HttpResponse:
-    key = get_object_or_404(ProviderKey, pk=key_id)
-    ok, message = provider_key_check(key)
-    if not request.htmx:
-        (messages.success if ok else messages.error)(request, f"{key.name}: {message}")
-        return redirect("studio:keys")
-    return render(request, "studio/keys/_key_test.html", {"ok": ok, "message": message})

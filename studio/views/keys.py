@@ -1,4 +1,4 @@
-"""The Studio's Keys page (provider keys and client keys) and the client-key actions.
+"""The Studio's Keys page: provider keys (`bots`) and client keys (`embed`), with their actions.
 
 A new client key's secret and signing secret are rendered once, in the response to the POST that made
 them (never put in the session or a redirect), next to the ready-to-paste `<script>` tag.
@@ -9,17 +9,20 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from bots.models import Bot
+from bots.models import Bot, ProviderKey
 from bots.selectors import provider_key_list
-from bots.studio_forms import ProviderKeyForm
-from bots.studio_views import staff_required
+from bots.services import provider_key_create, provider_key_delete
+from bots.studio_forms import ProviderKeyForm, apply_service_errors
+from conversations.provider_keys import provider_key_check
 from embed.models import ClientKey
 from embed.services import EmbedInputError, client_key_create, client_key_revoke, client_key_update
 from embed.studio_forms import ClientKeyForm, ClientKeyUpdateForm
+from studio.permissions import staff_required
 
 
 def widget_snippet(request: HttpRequest, *, bot_id: str, secret: str) -> str:
@@ -45,8 +48,12 @@ def _client_keys_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     return context
 
 
+def _provider_keys_context(**extra: Any) -> dict[str, Any]:
+    return {"provider_keys": provider_key_list(), "provider_key_form": ProviderKeyForm(prefix="provider"), **extra}
+
+
 def keys_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
-    context = {"provider_keys": provider_key_list(), "provider_key_form": ProviderKeyForm(prefix="provider")}
+    context = _provider_keys_context()
     context.update(_client_keys_context(request))
     context.update(extra)
     return context
@@ -114,3 +121,59 @@ def client_key_revoke_view(request: HttpRequest, key_id: Any) -> HttpResponse:
         messages.success(request, f"Client key “{key.name}” revoked.")
         return redirect("studio:keys")
     return _client_keys_response(request, notice=f"Client key “{key.name}” revoked: it stops working at once.")
+
+
+# --- provider keys ---------------------------------------------------------------------------------
+
+
+def _provider_keys_response(request: HttpRequest, *, status: int = 200, **extra: Any) -> HttpResponse:
+    return render(request, "studio/keys/_provider_keys.html", _provider_keys_context(**extra), status=status)
+
+
+@staff_required
+@require_POST
+def provider_key_create_view(request: HttpRequest) -> HttpResponse:
+    form = ProviderKeyForm(request.POST, prefix="provider")
+    if form.is_valid():
+        try:
+            key = provider_key_create(**form.cleaned_data)
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            notice = f"Key “{key.name}” stored ({key.hint}). The secret will not be shown again."
+            if not request.htmx:
+                messages.success(request, notice)
+                return redirect("studio:keys")
+            return _provider_keys_response(request, notice=notice)
+    if not request.htmx:
+        for field, errors in form.errors.items():
+            messages.error(request, f"{field}: {' '.join(errors)}" if field != "__all__" else " ".join(errors))
+        return redirect("studio:keys")
+    return _provider_keys_response(request, status=400, provider_key_form=form)
+
+
+@staff_required
+@require_POST
+def provider_key_delete_view(request: HttpRequest, key_id: Any) -> HttpResponse:
+    key = get_object_or_404(ProviderKey, pk=key_id)
+    try:
+        provider_key_delete(key=key)
+    except ValidationError as exc:
+        error, notice, status = " ".join(exc.messages), "", 400
+    else:
+        error, notice, status = "", f"Key “{key.name}” deleted.", 200
+    if not request.htmx:
+        (messages.error if error else messages.success)(request, error or notice)
+        return redirect("studio:keys")
+    return _provider_keys_response(request, status=status, error=error, notice=notice)
+
+
+@staff_required
+@require_POST
+def provider_key_test_view(request: HttpRequest, key_id: Any) -> HttpResponse:
+    key = get_object_or_404(ProviderKey, pk=key_id)
+    ok, message = provider_key_check(key)
+    if not request.htmx:
+        (messages.success if ok else messages.error)(request, f"{key.name}: {message}")
+        return redirect("studio:keys")
+    return render(request, "studio/keys/_key_test.html", {"ok": ok, "message": message})

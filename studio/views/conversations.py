@@ -9,10 +9,11 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 
-from bots.studio_views import fmt_ms, latency_parts, staff_required
-from conversations.api import ConversationOutputSerializer, MessageOutputSerializer
 from conversations.models import Conversation, Message
+from conversations.serializers import ConversationOutputSerializer, MessageOutputSerializer
 from conversations.studio_forms import ConversationFilterForm, conversation_list_queryset
+from studio.formatting import fmt_ms, latency_parts
+from studio.permissions import staff_required
 
 MESSAGE_LATENCIES = {
     "asr_ms": "ASR",

@@ -1,14 +1,14 @@
-"""Every Studio page (mounted at /). Views live in each app's `studio_views.py`."""
+"""Every Studio page (mounted at /, namespace `studio`). Views live in `studio/views/`, one module per area."""
 
 from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from bots import studio_views as bots_views
-from conversations import studio_views as conversations_views
-from embed import studio_views as embed_views
-from integrations import studio_views as integrations_views
+from studio.views import bots as bots_views
+from studio.views import conversations as conversations_views
+from studio.views import integrations as integrations_views
+from studio.views import keys as keys_views
 
 app_name = "studio"
 
@@ -49,13 +49,13 @@ urlpatterns = [
         integrations_views.integration_delete,
         name="integration_delete",
     ),
-    path("keys/", embed_views.keys_page, name="keys"),
-    path("keys/provider/", bots_views.provider_key_create_view, name="provider_key_create"),
-    path("keys/provider/<uuid:key_id>/delete/", bots_views.provider_key_delete_view, name="provider_key_delete"),
-    path("keys/provider/<uuid:key_id>/test/", bots_views.provider_key_test_view, name="provider_key_test"),
-    path("keys/client/", embed_views.client_key_create_view, name="client_key_create"),
-    path("keys/client/<uuid:key_id>/", embed_views.client_key_update_view, name="client_key_update"),
-    path("keys/client/<uuid:key_id>/revoke/", embed_views.client_key_revoke_view, name="client_key_revoke"),
+    path("keys/", keys_views.keys_page, name="keys"),
+    path("keys/provider/", keys_views.provider_key_create_view, name="provider_key_create"),
+    path("keys/provider/<uuid:key_id>/delete/", keys_views.provider_key_delete_view, name="provider_key_delete"),
+    path("keys/provider/<uuid:key_id>/test/", keys_views.provider_key_test_view, name="provider_key_test"),
+    path("keys/client/", keys_views.client_key_create_view, name="client_key_create"),
+    path("keys/client/<uuid:key_id>/", keys_views.client_key_update_view, name="client_key_update"),
+    path("keys/client/<uuid:key_id>/revoke/", keys_views.client_key_revoke_view, name="client_key_revoke"),
     path("conversations/", conversations_views.conversation_list, name="conversation_list"),
     path("conversations/<uuid:conversation_id>/", conversations_views.conversation_detail, name="conversation_detail"),
     path(

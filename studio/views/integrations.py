@@ -16,11 +16,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from bots.models import Bot
-from bots.studio_views import staff_required
 from integrations.models import IntegrationTool
 from integrations.services_tools import masked_headers, tool_create, tool_delete, tool_update
 from integrations.studio_forms import IntegrationForm, TestCallForm
 from integrations.test_call import run_test_call
+from studio.permissions import staff_required
 
 
 def _editor_context(bot: Bot, tool: IntegrationTool | None, form: IntegrationForm, **extra: Any) -> dict[str, Any]:

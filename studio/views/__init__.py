@@ -1,0 +1,1 @@
+"""The Studio's pages, one module per area. Only `studio.urls` imports them."""
