@@ -9,6 +9,11 @@ followed by whitespace: while streaming, a full stop at the very end of the buff
 "3.14" or "e.g." so it waits for the next delta or `flush`); else, if the buffer reached max_chars, at
 the last space before max_chars (a hard cut when that space is in the first half); else, if it reached
 min_chars, after a soft break (`,` `:` `;` followed by whitespace).
+
+The first piece of a reply is cut sooner: at its first clause boundary (a soft break after at least
+`first_clause_words` words, 3 by default), so the first audio starts after "Sure, the store opens at
+nine," instead of after the whole sentence; later pieces follow the rules above while the first one
+plays. `first_clause_words=0` keeps the plain sentence rules.
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ _SOFT_BREAK = re.compile(r"[,:;]+\s")
 
 
 class SentenceChunker:
-    def __init__(self, min_chars: int = 20, max_chars: int = 120) -> None:
+    def __init__(self, min_chars: int = 20, max_chars: int = 120, *, first_clause_words: int = 3) -> None:
         self.min_chars = max(1, int(min_chars))
         self.max_chars = max(self.min_chars, int(max_chars), 10)
+        self.first_clause_words = max(0, int(first_clause_words))
         self._buffer = ""
+        self._first = True
 
     def push(self, delta: str) -> list[str]:
         """Add text; return the pieces that are complete now (stripped, non-empty)."""
@@ -36,11 +43,14 @@ class SentenceChunker:
             piece, self._buffer = self._buffer[:cut].strip(), self._buffer[cut:]
             if piece:
                 pieces.append(piece)
+                self._first = False
         return pieces
 
     def flush(self) -> str:
         """The stripped remainder (the end of the reply)."""
         rest, self._buffer = self._buffer.strip(), ""
+        if rest:
+            self._first = False
         return rest
 
     def _cut_index(self) -> int | None:
@@ -49,6 +59,10 @@ class SentenceChunker:
         if newline >= 0:
             return newline + 1
         sentence = _SENTENCE_END.search(buffer)
+        if self._first and self.first_clause_words:
+            for soft in _SOFT_BREAK.finditer(buffer, 0, sentence.end() if sentence else len(buffer)):
+                if len(buffer[: soft.start()].split()) >= self.first_clause_words:
+                    return soft.end()
         if sentence:
             return sentence.end()
         if len(buffer) >= self.max_chars:

@@ -1,6 +1,7 @@
 """The voice stage around the one engine: ASR before the turn, streaming TTS during it.
 
-`voice_turn` transcribes an utterance, runs `conversations.engine.run_turn` and feeds the engine's
+`voice_turn` transcribes an utterance (`streamed_voice_turn`: one transcribed while it was spoken,
+`audio.streaming_asr`, with an optional early model call, `EarlyReply`), runs `conversations.engine.run_turn` and feeds the engine's
 text deltas through the sentence chunker into TTS, so each sentence is synthesised and yielded as an
 `Audio` event while the model is still writing the next one (the reference synthesised the whole
 reply after the model finished). `speak_events` does the TTS part for any event stream (text turns
@@ -33,7 +34,9 @@ from asgiref.sync import sync_to_async
 
 from audio import asr, tts
 from audio.chunker import SentenceChunker
+from audio.streaming_asr import StreamingTranscriber
 from conversations.engine.events import Audio, Done, Error, Event, Interim, Metrics, Status, TextDelta, Transcript
+from conversations.engine.speculation import SpeculativeReply
 from conversations.engine.turn import TurnOptions
 
 if TYPE_CHECKING:
@@ -215,8 +218,6 @@ async def voice_turn(
     """One spoken turn: 16 kHz float32 mono utterance → Transcript → the engine's events + Audio.
 
     `options` (debug flag, the session's lock token) reach the engine with the ASR timing added."""
-    from conversations.engine import run_turn
-
     ended = speech_ended_at if speech_ended_at is not None else time.perf_counter()
     yield Status("asr")
     text, asr_ms = await transcribe_utterance(voice, samples)
@@ -224,22 +225,111 @@ async def voice_turn(
     if not text:
         timings = {"asr": asr_ms, "total": _ms(ended)}
         yield Metrics(timings)
+    async for event in _turn_on_transcript(conversation, text, asr_ms, voice, speak, ended, options, None):
+        yield event
+
+
+async def streamed_voice_turn(
+    conversation: Conversation,
+    transcriber: StreamingTranscriber,
+    voice: Voice,
+    *,
+    speak: bool = True,
+    speech_ended_at: float | None = None,
+    options: TurnOptions | None = None,
+    early: EarlyReply | None = None,
+) -> AsyncIterator[Event]:
+    """A spoken turn whose audio was transcribed while it was spoken (`audio.streaming_asr`): only
+    what no earlier decode covered is decoded now. With `early`, a model call started on the pause
+    transcript is adopted when the final transcript is the same text, else discarded unseen."""
+    ended = speech_ended_at if speech_ended_at is not None else time.perf_counter()
+    try:
+        yield Status("asr")
+        final = await transcriber.final()
+        extra = {"asr_decodes": final.decodes, "asr_reused": int(final.reused)}
+        async for event in _turn_on_transcript(
+            conversation, final.text, final.asr_ms, voice, speak, ended, options, early, extra
+        ):
+            yield event
+    finally:
+        await transcriber.aclose()
+        if early is not None:
+            await early.discard()
+
+
+async def _turn_on_transcript(
+    conversation: Conversation,
+    text: str,
+    asr_ms: int,
+    voice: Voice,
+    speak: bool,
+    ended: float,
+    options: TurnOptions | None,
+    early: EarlyReply | None,
+    extra: dict[str, int] | None = None,
+) -> AsyncIterator[Event]:
+    from conversations.engine import run_turn
+
         yield Done(text="", metrics=timings)
         return
     options = replace(
         options or TurnOptions(),
         user_message_fields={**(options.user_message_fields if options else {}), "asr_ms": asr_ms},
-        extra_timings_ms={**(options.extra_timings_ms if options else {}), "asr": asr_ms},
+        extra_timings_ms={**(options.extra_timings_ms if options else {}), **extra_timings},
+    extra_timings = {"asr": asr_ms, **(extra or {})}
     )
     source = run_turn(conversation, text, options=options)
-    async for event in speak_events(source, voice, speak=speak, speech_ended_at=ended, extra_timings={"asr": asr_ms}):
+    async for event in speak_events(source, voice, speak=speak, speech_ended_at=ended, extra_timings=extra_timings):
         yield event
 
+    if early is not None:
+        adopted = early.for_transcript(text)
+        if adopted is not None:
+            options.model_stream = adopted.model_stream
+            extra_timings["llm_early"] = 1
 
 async def text_turn(
     conversation: Conversation, text: str, voice: Voice | None, *, speak: bool, options: TurnOptions | None = None
 ) -> AsyncIterator[Event]:
     """A typed turn, spoken when `speak` (the talk socket's `chat`, REST chat with `speak`)."""
+class EarlyReply:
+    """The speculative model call of one utterance: (re)started on each pause transcript, adopted
+    by the turn when the final transcript matches, discarded otherwise (see
+    `conversations.engine.speculation`: nothing is stored, nothing is spoken)."""
+
+    def __init__(self, conversation_id: object) -> None:
+        self.conversation_id = conversation_id
+        self.current: SpeculativeReply | None = None
+        self.offered: SpeculativeReply | None = None  # the one handed to the turn (adopted if it matched)
+        self.started = 0
+        self.discarded = 0
+
+    async def on_pause(self, text: str) -> None:
+        text = text.strip()
+        if not text or (self.current is not None and self.current.user_text == text):
+            return
+        await self._drop()
+        self.started += 1
+        self.current = SpeculativeReply(self.conversation_id, text).start()
+
+    def for_transcript(self, text: str) -> SpeculativeReply | None:
+        current = self.current
+        if current is not None and current.user_text == text.strip():
+            self.offered = current
+            return current
+        return None
+
+    async def _drop(self) -> None:
+        if self.current is not None and not self.current.adopted:
+            self.discarded += 1
+            await self.current.discard()
+        self.current = None
+
+    async def discard(self) -> None:
+        """End of the turn: a call that was not adopted is cancelled."""
+        await self._drop()
+
+
     from conversations.engine import run_turn
 
     source = run_turn(conversation, text, options=options)
@@ -272,7 +362,9 @@ __all__ = [
     "greeting_turn",
     "speak_events",
     "text_turn",
+    "EarlyReply",
     "transcribe_utterance",
     "voice_turn",
     "warm_up",
+    "streamed_voice_turn",
 ]

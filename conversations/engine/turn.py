@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +61,9 @@ class TurnOptions:
     user_message_fields: dict[str, Any] = field(default_factory=dict)  # e.g. {"asr_ms": 412}
     extra_timings_ms: dict[str, int] = field(default_factory=dict)  # e.g. {"asr": 412}
     lock_token: str | None = None  # set by the conversation session, which already holds the turn lock
+    # A stream for the first model call (an adopted speculative call, conversations.engine.speculation):
+    # called with (target, items, tools); it returns None when that is not the request it made.
+    model_stream: Callable[..., AsyncIterator[Any] | None] | None = None
 
 
 @dataclass
@@ -219,7 +222,7 @@ class _Turn:
             self.llm_started = call_started
         self.speaking = step.text
         try:
-            async with contextlib.aclosing(stream_model(target, items, tools)) as stream:
+            async with contextlib.aclosing(self._open_stream(target, items, tools)) as stream:
                 async for event in stream:
                     if type(event) is TextChunk:
                         self._mark_first_token()
@@ -234,6 +237,12 @@ class _Turn:
         finally:
             self.llm_ms += (time.perf_counter() - call_started) * 1000
         self._count_usage(target.model, items, step)
+
+    def _open_stream(self, target: LLMTarget, items: list[dict[str, Any]], tools: list[dict[str, Any]]):
+        """The first call may adopt a speculative stream (`TurnOptions.model_stream`); others call the model."""
+        adopt, self.options.model_stream = self.options.model_stream, None
+        stream = adopt(target, items, tools) if adopt is not None else None
+        return stream if stream is not None else stream_model(target, items, tools)
 
     def _count_usage(self, model: str, items: list[dict[str, Any]], step: _Step) -> None:
         if step.input_tokens is not None:

@@ -1,0 +1,368 @@
+"""Semantic end of turn: VAD says "silence", Smart Turn says whether the sentence is finished.
+
+A fixed silence (the reference's 800 ms) is both too slow after a finished sentence and too quick
+for a person who pauses mid-thought ("I'd like to book … a table for two"). `TurnSegmenter` keeps
+the `VadSegmenter` interface (`feed`, `flush`, `reset`, `in_speech`; events `SpeechStarted`,
+`Pause`, `Utterance`) so a transport swaps one for the other, and decides:
+
+- at the first short silence (`complete_ms`, 200 ms) it asks Smart Turn v3.2 about the utterance so
+  far; probability ≥ `threshold`: the turn ends now (`Utterance`);
+- otherwise it waits: the turn ends at `max_silence_ms` (2 s) of silence, or when speech resumes and
+  a later pause is judged complete.
+
+Smart Turn v3.2 (Daily, BSD-2-Clause) is a Whisper-tiny encoder with a classifier head, exported to
+ONNX (8.7 MB, CPU, ~10-30 ms a call here). Its input is the Whisper log-mel spectrogram (80 bins,
+25 ms window, 10 ms hop) of the last 8 s of 16 kHz audio, zero-padded at the front, the waveform
+normalised to zero mean and unit variance first; `smart_turn_features` computes it with numpy (the
+same maths as Hugging Face's WhisperFeatureExtractor that Pipecat's `_whisper_features.py` mirrors).
+The model file is installed by `scripts/fetch_smart_turn.py` into VOICEBOT_MODELS_DIR/smart_turn.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+
+from audio.pcm import ASR_SAMPLE_RATE
+from audio.vad import Pause, SpeechStarted, Utterance, VadEvent, VadParams, VadSegmenter
+
+MODEL_FILE = "smart-turn-v3.2-cpu.onnx"
+WINDOW_S = 8
+N_FFT, HOP, N_MELS = 400, 160, 80
+
+
+class TurnModelMissing(RuntimeError):
+    """The Smart Turn model file is not installed; the message says how to install it."""
+
+
+def model_path() -> Path:
+    configured = getattr(settings, "VOICEBOT_SMART_TURN_MODEL", "")
+    return Path(configured) if configured else Path(settings.VOICEBOT_MODELS_DIR) / "smart_turn" / MODEL_FILE
+
+
+# --- features --------------------------------------------------------------------------------------
+def _hz_to_mel(freq: np.ndarray) -> np.ndarray:  # Slaney scale: linear below 1 kHz, log above
+    freq = np.asarray(freq, dtype=np.float64)
+    mels = 3.0 * freq / 200.0
+    log_region = freq >= 1000.0
+    return np.where(log_region, 15.0 + np.log(np.maximum(freq, 1e-9) / 1000.0) * (27.0 / np.log(6.4)), mels)
+
+
+def _mel_to_hz(mels: np.ndarray) -> np.ndarray:
+    mels = np.asarray(mels, dtype=np.float64)
+    freq = 200.0 * mels / 3.0
+    return np.where(mels >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (mels - 15.0)), freq)
+
+
+@lru_cache(maxsize=1)
+def _mel_filters() -> np.ndarray:
+    """(n_freqs, n_mels) Slaney-normalised triangular filters from 0 Hz to 8 kHz."""
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(ASR_SAMPLE_RATE / 2), N_MELS + 2))
+    fft_freqs = np.linspace(0, ASR_SAMPLE_RATE // 2, N_FFT // 2 + 1)
+    slopes = edges[None, :] - fft_freqs[:, None]
+    widths = np.diff(edges)
+    down = -slopes[:, :-2] / widths[:-1]
+    up = slopes[:, 2:] / widths[1:]
+    filters = np.maximum(0.0, np.minimum(down, up))
+    return filters * (2.0 / (edges[2:] - edges[:-2]))[None, :]
+
+
+@lru_cache(maxsize=1)
+def _window() -> np.ndarray:
+    return np.hanning(N_FFT + 1)[:-1]  # periodic Hann, as torch.hann_window
+
+
+def smart_turn_features(samples: np.ndarray) -> np.ndarray:
+    """(80, 800) float32 log-mel of the last 8 s of 16 kHz audio (front zero-padded)."""
+    size = WINDOW_S * ASR_SAMPLE_RATE
+    x = np.asarray(samples, dtype=np.float32)[-size:]
+    if x.size < size:
+        x = np.concatenate([np.zeros(size - x.size, dtype=np.float32), x])
+    x = (x - x.mean()) / np.sqrt(x.var() + 1e-7)
+    padded = np.pad(x.astype(np.float64), (N_FFT // 2, N_FFT // 2), mode="reflect")
+    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP]
+    power = np.abs(np.fft.rfft(frames * _window(), axis=-1)) ** 2  # (n_frames, n_freqs)
+    log_spec = np.log10(np.maximum(power @ _mel_filters(), 1e-10)).T[:, :-1]
+    log_spec = np.maximum(log_spec, log_spec.max() - 8.0)
+    return ((log_spec + 4.0) / 4.0).astype(np.float32)
+
+
+# --- the model -------------------------------------------------------------------------------------
+class SmartTurnModel:
+    """The ONNX session; `probability(samples)` is the chance the speech so far is a finished turn."""
+
+    def __init__(self, path: Path) -> None:
+        import onnxruntime as ort
+
+        if not path.is_file():
+            raise TurnModelMissing(
+                f"Smart Turn model not found at {path}: run `python scripts/fetch_smart_turn.py` "
+                "(make run / make test do), or set VOICEBOT_TURN_DETECTOR=silence"
+            )
+        options = ort.SessionOptions()
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.inter_op_num_threads = 1
+        options.intra_op_num_threads = 1
+        self._session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+        self._lock = threading.Lock()
+
+    def probability(self, samples: np.ndarray) -> float:
+        features = smart_turn_features(samples)[None, :, :]
+        with self._lock:
+            output = self._session.run(None, {"input_features": features})[0]
+        return float(np.asarray(output).reshape(-1)[0])
+
+
+_models: dict[Path, SmartTurnModel] = {}
+_models_lock = threading.Lock()
+
+
+def load_turn_model(path: Path | None = None) -> SmartTurnModel:
+    """Blocking: the process's Smart Turn session, loaded once."""
+    path = path or model_path()
+    with _models_lock:
+        if path not in _models:
+            _models[path] = SmartTurnModel(path)
+        return _models[path]
+
+
+# --- text cues ------------------------------------------------------------------------------------
+# Words a finished English sentence rarely ends on: articles, prepositions, conjunctions, possessives,
+# auxiliaries and copulas ("My name is", "I need to change my", "a gift for").
+DANGLING = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "my",
+        "your",
+        "our",
+        "their",
+        "his",
+        "her",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "to",
+        "of",
+        "for",
+        "with",
+        "from",
+        "at",
+        "in",
+        "on",
+        "by",
+        "about",
+        "into",
+        "onto",
+        "as",
+        "than",
+        "and",
+        "or",
+        "but",
+        "so",
+        "because",
+        "if",
+        "when",
+        "while",
+        "although",
+        "though",
+        "whether",
+        "which",
+        "who",
+        "whose",
+        "where",
+        "is",
+        "are",
+        "was",
+        "were",
+        "am",
+        "be",
+        "been",
+        "being",
+        "do",
+        "does",
+        "did",
+        "have",
+        "has",
+        "had",
+        "will",
+        "would",
+        "can",
+        "could",
+        "should",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "i",
+        "i'm",
+        "i'd",
+        "i'll",
+        "we",
+        "we're",
+        "you",
+        "you're",
+        "he",
+        "she",
+        "they",
+        "it's",
+        "there's",
+        "um",
+        "uh",
+        "er",
+        "like",
+        "just",
+        "really",
+        "very",
+    ]
+)
+_TRAILING = re.compile(r"(\.\.\.|…|,|-|–|—)\s*$")
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def text_incomplete(text: str) -> bool:
+    """The transcript reads as cut off: it trails off (…, a comma, a dash) or ends on a word that
+    needs a continuation. Whisper writes "My name is..." for a voice that stops mid-sentence."""
+    stripped = text.strip()
+    if not stripped:
+        return True
+    if _TRAILING.search(stripped):
+        return True
+    found = _WORD.findall(stripped.lower())
+    return bool(found) and found[-1] in DANGLING
+
+
+# --- the segmenter ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TurnParams:
+    complete_ms: int = 200  # silence after which Smart Turn is asked
+    max_silence_ms: int = 2000  # an unfinished sentence ends anyway after this much silence
+    threshold: float = 0.5  # Smart Turn probability for "complete"; 0 leaves it to the text cues
+    pre_speech_ms: int = 300  # audio before the first speech frame given to the model too
+    use_model: bool = True  # ask Smart Turn (audio)
+
+    @classmethod
+    def from_settings(cls) -> TurnParams:
+        return cls(
+            complete_ms=getattr(settings, "VOICEBOT_TURN_COMPLETE_MS", 200),
+            max_silence_ms=getattr(settings, "VOICEBOT_TURN_MAX_SILENCE_MS", 2000),
+            threshold=getattr(settings, "VOICEBOT_TURN_THRESHOLD", 0.5),
+        )
+
+
+@dataclass(frozen=True)
+class TurnDecision:
+    """What Smart Turn said at a pause (for logs, metrics and the bench)."""
+
+    probability: float
+    complete: bool
+    speech_ms: int
+    text: str | None = None  # the pause transcript, when the segmenter has a transcribe function
+
+
+@dataclass
+class TurnSegmenter:
+    """VadSegmenter's interface with a semantic end of turn (see the module docstring)."""
+
+    vad_params: VadParams = field(default_factory=VadParams)
+    params: TurnParams = field(default_factory=TurnParams)
+    model: SmartTurnModel | None = None
+    # Blocking: the pause's audio → its transcript, for the text cues (None: audio only).
+    transcribe: Callable[[np.ndarray], str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.params.use_model:
+            self.model = self.model or load_turn_model()
+        self._vad = VadSegmenter(
+            VadParams(
+                **{
+                    **self.vad_params.__dict__,
+                    "silence_ms": self.params.max_silence_ms,
+                    "pause_ms": self.params.complete_ms,
+                }
+            )
+        )
+        self._pre = bytearray()  # the last pre_speech_ms of audio before speech starts
+        self._lead = b""
+        self.decisions: list[TurnDecision] = []
+
+    @property
+    def params_vad(self) -> VadParams:
+        return self._vad.params
+
+    @property
+    def in_speech(self) -> bool:
+        return self._vad.in_speech
+
+    def current_pcm(self) -> bytes:
+        return self._vad.current_pcm()
+
+    def feed(self, pcm: bytes) -> list[VadEvent]:
+        events: list[VadEvent] = []
+        for event in self._vad.feed(pcm):
+            if isinstance(event, SpeechStarted):
+                self._lead = bytes(self._pre)
+            if isinstance(event, Pause):
+                events.append(event)
+                if self._complete(event):
+                    events.extend(self._vad.end_utterance())
+                continue
+            events.append(event)
+        if not self._vad.in_speech:
+            keep = self.params.pre_speech_ms * ASR_SAMPLE_RATE // 1000 * 2
+            self._pre.extend(pcm)
+            del self._pre[: max(0, len(self._pre) - keep)]
+        else:
+            self._pre.clear()
+        return events
+
+    def _complete(self, pause: Pause) -> bool:
+        pcm = self._lead + self._vad.current_pcm()
+        samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+        probability = self.model.probability(samples) if self.model is not None else 1.0
+        complete = probability >= self.params.threshold
+        text = None
+        if complete and self.transcribe is not None:
+            text = self.transcribe(samples)
+            complete = not text_incomplete(text)
+        self.decisions.append(TurnDecision(probability, complete, pause.speech_ms, text))
+        return complete
+
+    def flush(self) -> list[VadEvent]:
+        return self._vad.flush()
+
+    def reset(self) -> None:
+        self._vad.reset()
+        self._pre.clear()
+        self._lead = b""
+
+
+def segmenter_from_settings(**vad_overrides) -> VadSegmenter | TurnSegmenter:
+    """The hands-free segmenter the settings choose: `smart_turn` (default) or the fixed `silence`."""
+    vad_params = VadParams.from_settings(**vad_overrides)
+    if getattr(settings, "VOICEBOT_TURN_DETECTOR", "smart_turn") == "smart_turn":
+        return TurnSegmenter(vad_params, TurnParams.from_settings())
+    return VadSegmenter(vad_params)
+
+
+__all__ = [
+    "SmartTurnModel",
+    "TurnDecision",
+    "TurnModelMissing",
+    "TurnParams",
+    "TurnSegmenter",
+    "Utterance",
+    "load_turn_model",
+    "segmenter_from_settings",
+    "smart_turn_features",
+]
