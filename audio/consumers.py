@@ -1,18 +1,21 @@
-"""Studio talk socket `WS /ws/bots/<uuid>/talk`: the reference's protocol (§3.1) plus `cancel`.
+"""Studio talk socket `WS /ws/bots/<uuid>/talk`: the reference's protocol (§3.1) plus `cancel`, as a
+thin adapter on the conversation session.
 
 Client → server: `init`, `start` (then binary PCM16 frames), `stop`, `chat`, `cancel` (JSON text
-frames, each with `req_id`). Server → client: the engine's events in their wire shape with `req_id`
-added, `done` last (with `metrics` here), then `status idle`. One request at a time per socket;
-mistakes are answered with `{"type":"error","error":...}` and the socket stays open.
+frames, each with `req_id`; `init`/`start`/`chat` take `speak`, `test_flag` and `debug` as in the
+reference). Server → client: the engine's events in their wire shape with `req_id` added, `done` last
+(with `metrics`), then `status idle`. Messages sent while a turn runs wait in line and are answered
+in order (`conversations.session`); over the line's bound they get a clear error. Mistakes are
+answered with `{"type":"error","error":...}` and the socket stays open.
 
-Thin by design: it parses, authorises (staff session, close 4401/4403 after an error event), keeps
-the recording buffer, and hands turns to `audio.pipeline`; no business rules live here.
+The consumer parses (bounded: `conversations.frames.parse_request`), authorises (staff session, close
+4401/4403 after an error event), keeps the recording buffer, and hands turns to the session with the
+voice pipeline as the event factory; no business rules live here.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -26,18 +29,19 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from audio import pipeline
-from audio.asr.base import AsrError
 from audio.pcm import ASR_SAMPLE_RATE, Pcm16Buffer, float32_to_pcm16, pcm16_to_float32
-from audio.services import ConversationLookupError, bot_get, conversation_for_turn
-from audio.tts.base import TtsError
+from audio.services import bot_get
 from audio.vad import Utterance, VadParams, VadSegmenter
-from conversations.engine.events import ConversationStarted, Done, Event, TextDelta, to_wire
-from conversations.frames import FrameError, parse_frame
+from conversations import frames
+from conversations.engine import TurnOptions
+from conversations.engine.events import ConversationStarted, Status
+from conversations.services import ConversationLookupError, conversation_for_bot
+from conversations.session import STUDIO_POLICY, ConversationSession
 
 log = logging.getLogger(__name__)
-TURN_FAILED = "Something went wrong in this turn; please try again."
-VOICE_ERRORS = (AsrError, TtsError)
 ALLOWED_SAMPLE_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000)
+KINDS = ("init", "start", "stop", "chat", "cancel")
+MAX_FRAME_BYTES = 65536
 
 
 class BadMessage(ValueError):
@@ -51,6 +55,7 @@ class Recording:
     req_id: Any
     conversation: Any
     speak: bool
+    options: TurnOptions
     sample_rate: int
     buffer: Pcm16Buffer
     vad: VadSegmenter | None = None
@@ -58,6 +63,7 @@ class Recording:
     audio16k: bytearray = field(default_factory=bytearray)
     received: int = 0
     over_limit: bool = False
+    ended: bool = False  # handed to the session (by VAD or `stop`)
 
     def add(self, chunk: bytes) -> list[bytes]:
         """Store a frame; return utterances VAD found in it (empty without VAD)."""
@@ -96,7 +102,18 @@ def _optional_str(message: dict, key: str) -> str | None:
     return value
 
 
+def _flags(message: dict) -> tuple[bool, bool, TurnOptions]:
+    """(speak, test_flag, options with debug): the reference's per-request toggles."""
+    return (
+        _bool(message, "speak", True),
+        _bool(message, "test_flag", True),
+        TurnOptions(debug=_bool(message, "debug", False)),
+    )
+
+
 class TalkConsumer(AsyncWebsocketConsumer):
+    session: ConversationSession | None = None
+
     async def connect(self) -> None:
         await self.accept()
         user = self.scope.get("user")
@@ -113,11 +130,8 @@ class TalkConsumer(AsyncWebsocketConsumer):
             await self._send({"type": "error", "error": "Bot not found"})
             await self.close(code=4404)
             return
-        self.active_req_id: Any = None
         self.recording: Recording | None = None
-        self.turn: asyncio.Task | None = None
-        self.said: list[str] = []
-        self.ready = True
+        self.session = ConversationSession(self._send, policy=STUDIO_POLICY, channel="studio")
         self.warm_up = asyncio.create_task(self._warm_up())
 
     async def _warm_up(self) -> None:
@@ -130,42 +144,29 @@ class TalkConsumer(AsyncWebsocketConsumer):
         warm_up = getattr(self, "warm_up", None)
         if warm_up is not None and not warm_up.done():
             warm_up.cancel()
-        turn = getattr(self, "turn", None)
-        if turn is not None and not turn.done():
-            turn.cancel()  # the engine stores what was said, marked interrupted
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await turn
+        if self.session is not None:
+            await self.session.close()  # a running turn stores what was said, marked interrupted
 
     # --- frames ----------------------------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if not getattr(self, "ready", False):
+        if self.session is None:
             return
         if bytes_data is not None:
             await self._audio_frame(bytes_data)
             return
         try:
-            message = parse_frame(text_data or "")
-        except FrameError as exc:
-            await self._send({"type": "error", "error": exc.message, "code": exc.code})
+            kind, req_id, message = frames.parse_request(text_data, kinds=KINDS, max_bytes=MAX_FRAME_BYTES)
+        except frames.FrameError as exc:
+            error = {"type": "error", "error": exc.message, "code": exc.code}
+            await self._send({**error, "req_id": exc.req_id} if exc.req_id is not None else error)
             return
-        if not isinstance(message, dict):
-            await self._send({"type": "error", "error": "Invalid message: expected a JSON object"})
-            return
-        req_id = message.get("req_id")
-        if req_id in (None, "") or not isinstance(req_id, str | int) or isinstance(req_id, bool):
-            await self._send({"type": "error", "error": "Missing req_id"})
-            return
-        kind = message.get("type")
         handler = {
             "init": self._init,
             "start": self._start,
             "stop": self._stop,
             "chat": self._chat,
             "cancel": self._cancel,
-        }.get(kind if isinstance(kind, str) else "")
-        if handler is None:
-            await self._send({"type": "error", "error": f"Unknown message type: {kind}", "req_id": req_id})
-            return
+        }[kind]
         try:
             await handler(message, req_id)
         except (BadMessage, ConversationLookupError) as exc:
@@ -173,7 +174,7 @@ class TalkConsumer(AsyncWebsocketConsumer):
 
     async def _audio_frame(self, chunk: bytes) -> None:
         recording = self.recording
-        if recording is None or self.turn is not None:
+        if recording is None or recording.ended:
             return  # frames outside a recording are ignored, as in the reference
         if recording.over_limit:
             return
@@ -191,50 +192,45 @@ class TalkConsumer(AsyncWebsocketConsumer):
             return
         recording.received += len(chunk)
         utterances = await asyncio.to_thread(recording.add, chunk)  # resampling/VAD off the loop
-        if utterances and self.turn is None:
-            self._begin_voice_turn(pcm16_to_float32(utterances[0]), time.perf_counter())
+        if utterances and not recording.ended:
+            self._submit_voice_turn(recording, pcm16_to_float32(utterances[0]), time.perf_counter())
 
     # --- requests --------------------------------------------------------------------------------
-    def _busy(self) -> bool:
-        return self.active_req_id is not None
-
-    async def _refuse_if_busy(self, req_id: Any) -> bool:
-        if self._busy():
-            await self._send({"type": "error", "error": "Another request is already in progress", "req_id": req_id})
-            return True
-        return False
+    async def _conversation(self, conversation_id: str | None, test_flag: bool):
+        return await sync_to_async(conversation_for_bot)(
+            bot=self.bot, conversation_id=conversation_id, test_flag=test_flag
+        )
 
     async def _init(self, message: dict, req_id: Any) -> None:
-        speak = _bool(message, "speak", True)
-        test_flag = _bool(message, "test_flag", True)
-        if await self._refuse_if_busy(req_id):
-            return
-        self.active_req_id = req_id
-        conversation, _ = await sync_to_async(conversation_for_turn)(
-            bot=self.bot, conversation_id=None, test_flag=test_flag
-        )
-        await self._emit(req_id, {"type": "status", "stage": "init"})
-        await self._emit(req_id, to_wire(ConversationStarted(str(conversation.pk))))
-        self._run(req_id, self._greeting_events(conversation, speak))
+        """Always a new conversation, greeted (the reference's `init`)."""
+        speak, test_flag, options = _flags(message)
+        conversation = await self._conversation(None, test_flag)
+        await self.session.send_event(Status("init"), req_id)
+        await self.session.send_event(ConversationStarted(str(conversation.pk)), req_id)
+
+        async def greeting(turn_options: TurnOptions):
+            voice = await self._voice() if speak else None
+            async for event in pipeline.greeting_turn(conversation, voice, speak=speak, options=turn_options):
+                yield event
+
+        self.session.submit(conversation.pk, req_id, greeting, options=options)
 
     async def _start(self, message: dict, req_id: Any) -> None:
-        speak = _bool(message, "speak", True)
-        test_flag = _bool(message, "test_flag", True)
+        speak, test_flag, options = _flags(message)
         use_vad = _bool(message, "vad", False)
         rate = message.get("sample_rate", ASR_SAMPLE_RATE)
         if rate not in ALLOWED_SAMPLE_RATES or isinstance(rate, bool):
             raise BadMessage(f"sample_rate must be one of {', '.join(map(str, ALLOWED_SAMPLE_RATES))}")
         conversation_id = _optional_str(message, "conversation_id")
-        if await self._refuse_if_busy(req_id):
+        if self.recording is not None and not self.recording.ended:
+            await self._send({"type": "error", "error": "A recording is already open", "req_id": req_id})
             return
-        conversation, _ = await sync_to_async(conversation_for_turn)(
-            bot=self.bot, conversation_id=conversation_id, test_flag=test_flag
-        )
-        self.active_req_id = req_id
+        conversation = await self._conversation(conversation_id, test_flag)
         self.recording = Recording(
             req_id=req_id,
             conversation=conversation,
             speak=speak,
+            options=options,
             sample_rate=rate,
             buffer=Pcm16Buffer(settings.VOICEBOT_MAX_UTTERANCE_BYTES),
             vad=VadSegmenter(VadParams.from_settings()) if use_vad else None,
@@ -242,117 +238,78 @@ class TalkConsumer(AsyncWebsocketConsumer):
             if rate != ASR_SAMPLE_RATE
             else None,
         )
-        await self._emit(req_id, to_wire(ConversationStarted(str(conversation.pk))))
-        await self._emit(req_id, {"type": "status", "stage": "recording"})
+        await self.session.send_event(ConversationStarted(str(conversation.pk)), req_id)
+        await self.session.send_event(Status("recording"), req_id)
 
     async def _stop(self, message: dict, req_id: Any) -> None:
         recording = self.recording
-        if recording is not None and recording.req_id == req_id and self.turn is not None:
-            return  # VAD already ended this utterance and its turn is running
         if recording is None or recording.req_id != req_id:
             await self._send({"type": "error", "error": "Unknown req_id", "req_id": req_id})
             return
+        if recording.ended:
+            return  # VAD already ended this utterance and its turn is queued or running
         ended = time.perf_counter()
         samples = await asyncio.to_thread(recording.finish)
-        self._begin_voice_turn(samples, ended)
+        self._submit_voice_turn(recording, samples, ended)
 
     async def _chat(self, message: dict, req_id: Any) -> None:
         text = message.get("text", "")
         if not isinstance(text, str):
             raise BadMessage("text must be a string")
-        speak = _bool(message, "speak", True)
-        test_flag = _bool(message, "test_flag", True)
+        speak, test_flag, options = _flags(message)
         conversation_id = _optional_str(message, "conversation_id")
-        if await self._refuse_if_busy(req_id):
-            return
         if not text.strip():
-            await self._emit(req_id, {"type": "error", "error": "Empty text"})
-            await self._emit(req_id, {"type": "status", "stage": "idle"})
+            await self._send({"type": "error", "error": "Empty text", "req_id": req_id})
+            await self.session.send_event(Status("idle"), req_id)
             return
-        conversation, _ = await sync_to_async(conversation_for_turn)(
-            bot=self.bot, conversation_id=conversation_id, test_flag=test_flag
-        )
-        self.active_req_id = req_id
-        await self._emit(req_id, to_wire(ConversationStarted(str(conversation.pk))))
-        self._run(req_id, self._text_events(conversation, text.strip(), speak))
+        conversation = await self._conversation(conversation_id, test_flag)
+        await self.session.send_event(ConversationStarted(str(conversation.pk)), req_id)
+        text = text.strip()
+
+        async def typed(turn_options: TurnOptions):
+            voice = await self._voice() if speak else None
+            async for event in pipeline.text_turn(conversation, text, voice, speak=speak, options=turn_options):
+                yield event
+
+        self.session.submit(conversation.pk, req_id, typed, options=options)
 
     async def _cancel(self, message: dict, req_id: Any) -> None:
-        """Barge-in: stop the running turn (and its audio) or drop an open recording."""
-        if not self._busy():
-            await self._send({"type": "error", "error": "No request in progress", "req_id": req_id})
+        """Barge-in: stop the running turn (and its audio), or drop an open recording."""
+        cancelled = await self.session.cancel()  # answers `done interrupted` + `status idle` itself
+        recording = self.recording
+        if cancelled is None and recording is not None and not recording.ended:
+            self.recording = None
+            await self.session.send({"type": "done", "text": "", "metrics": {}, "interrupted": True}, recording.req_id)
+            await self.session.send_event(Status("idle"), recording.req_id)
             return
-        active, turn = self.active_req_id, self.turn
-        if turn is not None:
-            turn.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await turn
-        said = "".join(self.said)
-        self._reset()
-        await self._emit(active, {"type": "done", "text": said, "metrics": {}, "interrupted": True})
-        await self._emit(active, {"type": "status", "stage": "idle"})
+        if cancelled is None:
+            await self._send({"type": "error", "error": "No request in progress", "req_id": req_id})
 
     # --- turns -----------------------------------------------------------------------------------
-    def _begin_voice_turn(self, samples: np.ndarray, ended: float) -> None:
-        recording = self.recording
-        assert recording is not None
-        self._run(recording.req_id, self._voice_events(recording, samples, ended))
+    def _submit_voice_turn(self, recording: Recording, samples: np.ndarray, ended: float) -> None:
+        recording.ended = True
+
+        async def spoken(turn_options: TurnOptions):
+            voice = await self._voice()
+            async for event in pipeline.voice_turn(
+                recording.conversation,
+                samples,
+                voice,
+                speak=recording.speak,
+                speech_ended_at=ended,
+                options=turn_options,
+            ):
+                yield event
+
+        task = self.session.submit(recording.conversation.pk, recording.req_id, spoken, options=recording.options)
+        task.add_done_callback(lambda _task: self._recording_done(recording))
+
+    def _recording_done(self, recording: Recording) -> None:
+        if self.recording is recording:
+            self.recording = None
 
     async def _voice(self) -> pipeline.Voice:
         return await pipeline.Voice.for_bot(self.bot)
-
-    async def _voice_events(self, recording: Recording, samples: np.ndarray, ended: float):
-        voice = await self._voice()
-        async for event in pipeline.voice_turn(
-            recording.conversation, samples, voice, speak=recording.speak, speech_ended_at=ended
-        ):
-            yield event
-
-    async def _text_events(self, conversation, text: str, speak: bool):
-        voice = await self._voice() if speak else None
-        async for event in pipeline.text_turn(conversation, text, voice, speak=speak):
-            yield event
-
-    async def _greeting_events(self, conversation, speak: bool):
-        voice = await self._voice() if speak else None
-        async for event in pipeline.greeting_turn(conversation, voice, speak=speak):
-            yield event
-
-    def _run(self, req_id: Any, events) -> None:
-        self.said = []
-        self.turn = asyncio.create_task(self._pump(req_id, events))
-
-    async def _pump(self, req_id: Any, events) -> None:
-        """Send a turn's events; `done` then `status idle` close it (cancel sends its own)."""
-        finished = False
-        try:
-            async for event in events:
-                await self._send_event(req_id, event)
-                if isinstance(event, Done):
-                    finished = True
-        except asyncio.CancelledError:
-            raise
-        except VOICE_ERRORS as exc:  # a model that cannot load or speak: its message tells the user what to fix
-            await self._emit(req_id, {"type": "error", "error": str(exc), "code": "voice"})
-        except Exception:  # anything else is reported (details in the log); the socket stays usable
-            log.exception("talk socket: turn failed")
-            await self._emit(req_id, {"type": "error", "error": TURN_FAILED, "code": "internal"})
-        if not finished:
-            await self._emit(req_id, {"type": "done", "text": "".join(self.said), "metrics": {}})
-        self._reset()
-        await self._emit(req_id, {"type": "status", "stage": "idle"})
-
-    def _reset(self) -> None:
-        self.active_req_id = None
-        self.recording = None
-        self.turn = None
-
-    async def _send_event(self, req_id: Any, event: Event) -> None:
-        if isinstance(event, TextDelta):
-            self.said.append(event.delta)
-        await self._emit(req_id, to_wire(event))
-
-    async def _emit(self, req_id: Any, payload: dict) -> None:
-        await self._send({**payload, "req_id": req_id})
 
     async def _send(self, payload: dict) -> None:
         await self.send(text_data=json.dumps(payload, ensure_ascii=False))

@@ -27,6 +27,7 @@ class FrameError(ValueError):
         super().__init__(message)
         self.message = message
         self.code = code
+        self.req_id: Any = None
 
 
 def nesting_depth_exceeds(text: str, limit: int) -> bool:
@@ -75,3 +76,31 @@ def parse_frame(text: str | None, *, max_bytes: int = DEFAULT_MAX_BYTES, max_dep
         return json.loads(text)
     except (ValueError, RecursionError):
         raise FrameError("Invalid JSON") from None
+
+
+MAX_REQ_ID_CHARS = 128
+
+
+def parse_request(
+    text: str | None, *, kinds: tuple[str, ...], max_bytes: int = DEFAULT_MAX_BYTES
+) -> tuple[str, Any, dict[str, Any]]:
+    """A socket request frame: `(type, req_id, message)`, or FrameError naming what is wrong.
+
+    Both sockets share these rules: a JSON object, a `req_id` (string or integer, at most
+    MAX_REQ_ID_CHARS), and a `type` among `kinds`. `FrameError.req_id` carries the request's id
+    when it could be read, so the error event can be matched to its request.
+    """
+    message = parse_frame(text, max_bytes=max_bytes)
+    if not isinstance(message, dict):
+        raise FrameError("Invalid message: expected a JSON object")
+    req_id = message.get("req_id")
+    if req_id is None or req_id == "":
+        raise FrameError("Missing req_id")
+    if not isinstance(req_id, str | int) or isinstance(req_id, bool) or len(str(req_id)) > MAX_REQ_ID_CHARS:
+        raise FrameError("Invalid req_id")
+    kind = message.get("type")
+    if not isinstance(kind, str) or kind not in kinds:
+        error = FrameError(f"Unknown message type: {kind}")
+        error.req_id = req_id
+        raise error
+    return kind, req_id, message

@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from conversations.engine import turn_lock
@@ -72,8 +72,16 @@ class WirePolicy:
 
 STUDIO_POLICY = WirePolicy(done_after_error=True)
 PUBLIC_POLICY = WirePolicy(
-    hidden=(ToolCall, ToolResult, Audio, Transcript, Metrics, ConversationStarted), done_metrics=True
+    hidden=(ToolCall, ToolResult, Audio, Transcript, Metrics, ConversationStarted), done_metrics=False
 )
+
+
+def public_policy(key: Any) -> WirePolicy:
+    """A widget visitor sees the reply, never tools or audio; model name, tokens, cost and timings in
+    `done.metrics` only when the client key allows it (`show_turn_details`, off by default)."""
+    if getattr(key, "show_turn_details", False):
+        return replace(PUBLIC_POLICY, done_metrics=True)
+    return PUBLIC_POLICY
 
 
 @dataclass

@@ -31,6 +31,7 @@ class ClientKeyOutput(serializers.ModelSerializer):
             "hint",
             "allowed_origins",
             "allowed_bot_ids",
+            "show_turn_details",
             "created_at",
             "updated_at",
             "last_used_at",
@@ -59,6 +60,7 @@ class ClientKeyCreateInput(serializers.Serializer):
     name = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
     allowed_origins = OriginsField(required=False, default="")
     allowed_bot_ids = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+    show_turn_details = serializers.BooleanField(required=False, default=False)
 
     def validate(self, attrs):
         if "secret" in self.initial_data:
@@ -70,6 +72,7 @@ class ClientKeyUpdateInput(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
     allowed_origins = OriginsField(required=False)
     allowed_bot_ids = serializers.ListField(child=serializers.CharField(), required=False)
+    show_turn_details = serializers.BooleanField(required=False)
 
 
 def _call(fn, *args, **kwargs):

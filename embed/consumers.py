@@ -1,18 +1,16 @@
-"""The public chat socket a third-party page's widget talks to.
+"""The public chat socket a third-party page's widget talks to: a thin adapter on the conversation session.
 
-`WS /public/v1/ws/bots/<bot_id>/chat?key=…&user_conversation_id=…[&user_token=…]`, the reference's
-protocol (docs/embed.md): `start`, `chat`, plus `history`. The consumer parses (bounded:
-`conversations.frames`), calls the services in `embed.services` (checks, limits) and the ownership
-rule in `embed.ownership` (which conversation this visitor may continue), and translates engine
-events; it holds no rules.
-A turn runs in its own task so the socket keeps answering (busy, rate limit, bad frames) meanwhile;
-every failure is an `error` event, and only the reference's fatal cases close the socket.
+`WS /public/v1/ws/bots/<bot_id>/chat?key=…[&user_conversation_id=…][&user_token=…]`, the reference's
+protocol (docs/embed.md): `start`, `chat`, plus `history`. The consumer parses (bounded, shared with the
+talk socket: `conversations.frames.parse_request`), checks the key, origin and limits
+(`embed.services`), admits the visitor to the conversation they can prove is theirs
+(`embed.ownership`), and hands turns to `conversations.session`, which queues them in order, runs them
+and writes their events (tool calls, audio and metrics stay on the server: `public_policy`). Every
+failure is an `error` event; only the reference's fatal cases close the socket.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 from typing import Any
@@ -23,13 +21,13 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from conversations import frames
-from conversations.engine import events as ev
-from embed import limits, ownership, services
+from conversations.engine import run_greeting, run_turn
+from conversations.engine.events import Done, Error, Status, to_wire
+from conversations.session import ConversationSession, public_policy
+from embed import ownership, services
 
 log = logging.getLogger(__name__)
-
-HIDDEN_EVENTS = (ev.ToolCall, ev.ToolResult, ev.Audio, ev.Transcript, ev.Metrics, ev.ConversationStarted)
-MAX_REQ_ID_CHARS = 128
+KINDS = ("start", "chat", "history")
 
 
 class PublicChatConsumer(AsyncWebsocketConsumer):
@@ -37,8 +35,7 @@ class PublicChatConsumer(AsyncWebsocketConsumer):
     bot = None
     external_id = ""
     conversation = None
-    turn_task: asyncio.Task | None = None
-    turn_active = False  # cleared just before a turn's final done/error goes out, so replies to it are not "busy"
+    session: ConversationSession | None = None
     closed = False
 
     # --- connection ----------------------------------------------------------------------------
@@ -57,45 +54,26 @@ class PublicChatConsumer(AsyncWebsocketConsumer):
             )
         except services.Refusal as refusal:
             await self._refuse(refusal, None)
+            return
+        self.session = ConversationSession(self._emit, policy=public_policy(self.key), channel="widget")
 
     async def disconnect(self, code: int) -> None:
         self.closed = True
-        if self.turn_task is not None and not self.turn_task.done():
-            self.turn_task.cancel()  # the engine stores what was said, marked interrupted
-            try:
-                await self.turn_task
-            except (asyncio.CancelledError, Exception):
-                pass
+        if self.session is not None:
+            await self.session.close()  # a running turn stores what was said, marked interrupted
 
     # --- incoming frames -----------------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.key is None or self.closed:
-            return
-        if text_data is None:
-            await self._error("Binary frames are not supported; send JSON text", None, code="bad_request")
+        if self.key is None or self.closed or self.session is None:
             return
         try:
-            message = frames.parse_frame(text_data, max_bytes=settings.VOICEBOT_EMBED_MAX_FRAME_BYTES)
+            kind, req_id, message = frames.parse_request(
+                text_data, kinds=KINDS, max_bytes=settings.VOICEBOT_EMBED_MAX_FRAME_BYTES
+            )
         except frames.FrameError as exc:
-            await self._error(exc.message, None, code=exc.code)
+            await self._error(exc.message, exc.req_id, code=exc.code)
             return
-        if not isinstance(message, dict):
-            await self._error("Invalid JSON", None, code="bad_request")
-            return
-        req_id = message.get("req_id")
-        if req_id is None or req_id == "":
-            await self._error("Missing req_id", None, code="bad_request")
-            return
-        if not isinstance(req_id, (str, int)) or isinstance(req_id, bool) or len(str(req_id)) > MAX_REQ_ID_CHARS:
-            await self._error("Invalid req_id", None, code="bad_request")
-            return
-        kind = message.get("type")
-        handler = {"start": self._start, "chat": self._chat, "history": self._history}.get(
-            kind if isinstance(kind, str) else ""
-        )
-        if handler is None:
-            await self._error(f"Unknown message type: {kind}", req_id, code="bad_request")
-            return
+        handler = {"start": self._start, "chat": self._chat, "history": self._history}[kind]
         try:
             self.key = await database_sync_to_async(services.public_admit)(
                 secret=self.secret,
@@ -112,9 +90,6 @@ class PublicChatConsumer(AsyncWebsocketConsumer):
 
     # --- message types -------------------------------------------------------------------------
     async def _start(self, req_id: Any, message: dict) -> None:
-        if self._busy():
-            await self._error("Another request is already in progress", req_id, code="busy")
-            return
         result = await database_sync_to_async(services.public_start)(
             key=self.key,
             bot=self.bot,
@@ -125,15 +100,13 @@ class PublicChatConsumer(AsyncWebsocketConsumer):
         self.conversation = result.conversation
         await self._send_conversation(req_id, resume_token=result.resume_token)
         if result.history is not None:
-            await self._send({"type": "history", "messages": result.history}, req_id)
-        if result.greet and await self._lock():
-            from conversations.engine import run_greeting
-
-            self._spawn(req_id, run_greeting(self.conversation))
+            await self.session.send({"type": "history", "messages": result.history}, req_id)
+        if result.greet:
+            conversation = self.conversation
+            self.session.submit(conversation.pk, req_id, lambda options: run_greeting(conversation, options=options))
             return
-        await self._send({"type": "status", "stage": "llm"}, req_id)
-        await self._send({"type": "done", "text": "", "metrics": {}}, req_id)
-        await self._send({"type": "status", "stage": "idle"}, req_id)
+        for event in (Status("llm"), Done(text=""), Status("idle")):  # the reference's answer to a returning `start`
+            await self.session.send_event(event, req_id)
 
     async def _chat(self, req_id: Any, message: dict) -> None:
         text = message.get("text")
@@ -148,9 +121,6 @@ class PublicChatConsumer(AsyncWebsocketConsumer):
                 code="too_large",
             )
             return
-        if self._busy():
-            await self._error("Another request is already in progress", req_id, code="busy")
-            return
         resume_token = None
         if self.conversation is None:  # `chat` before `start`: admitted the same way
             admission = await database_sync_to_async(ownership.visitor_admit)(
@@ -162,12 +132,8 @@ class PublicChatConsumer(AsyncWebsocketConsumer):
             )
             self.conversation, resume_token = admission.conversation, admission.browser_secret_to_issue
         await self._send_conversation(req_id, resume_token=resume_token)
-        if not await self._lock():
-            await self._error("Another request is already in progress", req_id, code="busy")
-            return
-        from conversations.engine import run_turn
-
-        self._spawn(req_id, run_turn(self.conversation, text))
+        conversation = self.conversation
+        self.session.submit(conversation.pk, req_id, lambda options: run_turn(conversation, text, options=options))
 
     async def _history(self, req_id: Any, message: dict) -> None:
         conversation, messages = await database_sync_to_async(services.public_history)(
@@ -180,54 +146,7 @@ class PublicChatConsumer(AsyncWebsocketConsumer):
         )
         if self.conversation is None:
             self.conversation = conversation
-        await self._send({"type": "history", "messages": messages}, req_id)
-
-    # --- turns ---------------------------------------------------------------------------------
-    def _busy(self) -> bool:
-        return self.turn_active
-
-    async def _lock(self) -> bool:
-        return await limits.turn_lock_acquire_async(
-            str(self.conversation.pk), seconds=settings.VOICEBOT_EMBED_TURN_LOCK_SECONDS
-        )
-
-    def _spawn(self, req_id: Any, events) -> None:
-        self.turn_active = True
-        self.turn_task = asyncio.create_task(self._pump(req_id, events, str(self.conversation.pk)))
-
-    async def _pump(self, req_id: Any, events, conversation_id: str) -> None:
-        """Forward one turn's events; tool calls and results stay on the server. The turn is over
-        (socket free, lock released) before its final `done`/`error` is sent."""
-        last_stage = None
-        ended = False
-
-        async def end_turn() -> None:
-            nonlocal ended
-            if not ended:
-                ended = True
-                self.turn_active = False
-                await limits.turn_lock_release_async(conversation_id)
-
-        try:
-            async with contextlib.aclosing(events) as stream:
-                async for event in stream:
-                    if isinstance(event, HIDDEN_EVENTS):
-                        continue
-                    if isinstance(event, ev.Status):
-                        last_stage = event.stage
-                    if isinstance(event, (ev.Done, ev.Error)):
-                        await end_turn()
-                    await self._send(ev.to_wire(event), req_id)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("public socket: turn failed")
-            await end_turn()
-            await self._error("The bot could not answer; please try again", req_id, code="internal")
-        finally:
-            await end_turn()
-        if last_stage != "idle":
-            await self._send({"type": "status", "stage": "idle"}, req_id)
+        await self.session.send({"type": "history", "messages": messages}, req_id)
 
     # --- sending -------------------------------------------------------------------------------
     async def _send_conversation(self, req_id: Any, *, resume_token: str | None = None) -> None:
@@ -235,15 +154,14 @@ class PublicChatConsumer(AsyncWebsocketConsumer):
         event = {"type": "conversation", "conversation_id": cid, "id": cid}
         if resume_token:
             event["resume_token"] = resume_token
-        await self._send(event, req_id)
+        await self._emit({**event, "req_id": req_id})
 
-    async def _send(self, event: dict, req_id: Any) -> None:
-        if self.closed:
-            return
-        await self.send(text_data=json.dumps({**event, "req_id": req_id}, ensure_ascii=False))
+    async def _emit(self, payload: dict) -> None:
+        if not self.closed:
+            await self.send(text_data=json.dumps(payload, ensure_ascii=False))
 
     async def _error(self, message: str, req_id: Any, *, code: str) -> None:
-        await self._send({"type": "error", "error": message, "code": code}, req_id)
+        await self._emit({**to_wire(Error(message, code=code)), "req_id": req_id})
 
     async def _refuse(self, refusal: services.Refusal, req_id: Any) -> None:
         await self._error(refusal.message, req_id, code=refusal.code)

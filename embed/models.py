@@ -30,6 +30,11 @@ class ClientKey(models.Model):
         help_text="Comma-separated origins (https://acme.com, https://*.acme.com). Empty: any origin.",
     )
     allowed_bot_ids = models.JSONField(default=list, blank=True, help_text="Bot UUIDs; empty: every bot.")
+    show_turn_details = models.BooleanField(
+        default=False,
+        help_text="Send the model name, token counts, cost and timings to the widget with each reply "
+        "(off: site visitors see only the reply).",
+    )
     revoked_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -201,7 +201,11 @@ def bot_allowed(key: ClientKey, bot_id: uuid.UUID | str) -> bool:
 
 @transaction.atomic
 def client_key_create(
-    *, name: str, allowed_origins: str | Iterable[str] | None = "", allowed_bot_ids: Iterable[str] | None = None
+    *,
+    name: str,
+    allowed_origins: str | Iterable[str] | None = "",
+    allowed_bot_ids: Iterable[str] | None = None,
+    show_turn_details: bool = False,
 ) -> tuple[ClientKey, str, str]:
     """Create a key; returns (key, secret, signing_secret). Both secrets are shown to the caller once."""
     name = (name or "").strip()
@@ -216,6 +220,7 @@ def client_key_create(
         signing_secret_ciphertext=crypto.encrypt_text(signing_secret),
         allowed_origins=normalise_origins(allowed_origins),
         allowed_bot_ids=normalise_bot_ids(allowed_bot_ids),
+        show_turn_details=bool(show_turn_details),
     )
     key.save()
     return key, secret, signing_secret
@@ -228,8 +233,9 @@ def client_key_update(
     name: str | None = None,
     allowed_origins: str | Iterable[str] | None = None,
     allowed_bot_ids: Iterable[str] | None = None,
+    show_turn_details: bool | None = None,
 ) -> ClientKey:
-    """Change the name, origins or bots of a key (None leaves a field as it is)."""
+    """Change the name, origins, bots or turn-detail setting of a key (None leaves a field as it is)."""
     if name is not None:
         if not name.strip():
             raise EmbedInputError("Name is required")
@@ -238,6 +244,8 @@ def client_key_update(
         key.allowed_origins = normalise_origins(allowed_origins)
     if allowed_bot_ids is not None:
         key.allowed_bot_ids = normalise_bot_ids(allowed_bot_ids)
+    if show_turn_details is not None:
+        key.show_turn_details = bool(show_turn_details)
     key.save()
     return key
 

@@ -87,12 +87,12 @@ async def test_it_refuses_a_conversation_of_another_bot(voice_bot, staff_user):
     await ws.disconnect()
 
 
-async def test_it_allows_one_request_at_a_time(voice_bot, staff_user):
+async def test_a_second_recording_is_refused_and_cancel_drops_the_open_one(voice_bot, staff_user):
     ws = await _connect(voice_bot, staff_user)
     await _send(ws, type="start", req_id="a")
     await _events_until(ws, "recording")
-    await _send(ws, type="chat", req_id="b", text="hello")
-    assert (await _error(ws)) == {"type": "error", "error": "Another request is already in progress", "req_id": "b"}
+    await _send(ws, type="start", req_id="b")
+    assert (await _error(ws)) == {"type": "error", "error": "A recording is already open", "req_id": "b"}
     await _send(ws, type="cancel", req_id="a")
     events = await _events_until(ws)
     assert events[0] == {"type": "done", "text": "", "metrics": {}, "interrupted": True, "req_id": "a"}

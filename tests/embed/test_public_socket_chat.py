@@ -17,7 +17,9 @@ async def _connect(open_socket, bot, secret, user="u1"):
     return await open_socket(bot.id, key=secret, user_conversation_id=user)
 
 
-async def test_start_greets_a_new_visitor_and_done_carries_the_metrics(open_socket, live_bot, make_key, openai_double):
+async def test_start_greets_a_new_visitor_and_done_carries_no_turn_details_by_default(
+    open_socket, live_bot, make_key, openai_double
+):
     key, secret, _ = await make_key()
     openai_double.queue_text("Welcome to the shop!")
     socket = await _connect(open_socket, live_bot, secret)
@@ -29,14 +31,26 @@ async def test_start_greets_a_new_visitor_and_done_carries_the_metrics(open_sock
     assert "".join(e["delta"] for e in events if e["type"] == "text_delta") == "Welcome to the shop!"
     done = next(e for e in events if e["type"] == "done")
     assert done["text"] == "Welcome to the shop!" and done["req_id"] == "s1"
-    assert set(done["metrics"]) >= DONE_METRICS
-    assert done["metrics"]["model"] == "gpt-4o-mini"
+    assert done["metrics"] == {}  # site visitors see no model name, tokens, cost or timings
+    assert not any(e["type"] in ("metrics", "tool_call", "tool_result") for e in events)
     assert events[0]["resume_token"]  # the browser that created it may reread it later
     assert all(e["req_id"] == "s1" for e in events)
 
     conversation = await database_sync_to_async(Conversation.objects.get)(pk=events[0]["conversation_id"])
     assert conversation.external_id == "u1" and conversation.client_key_id == key.id
     assert conversation.test_flag is False
+    await socket.close()
+
+
+async def test_a_key_that_allows_turn_details_gets_the_metrics(open_socket, live_bot, make_key, openai_double):
+    _, secret, _ = await make_key(show_turn_details=True)
+    openai_double.queue_text("Welcome!")
+    socket = await _connect(open_socket, live_bot, secret)
+    await socket.send(type="start", req_id="s1")
+    done = next(e for e in await socket.until("status", stage="idle") if e["type"] == "done")
+
+    assert set(done["metrics"]) >= DONE_METRICS
+    assert done["metrics"]["model"] == "gpt-4o-mini"
     await socket.close()
 
 
