@@ -6,7 +6,9 @@ is what makes that bound real (daphne buffered and parsed whole multipart bodies
 docs/deployment.md for the measurements).
 
 Studio sockets (`/ws/...`) need a logged-in session and a same-site Origin; the public embed socket
-(`/public/v1/ws/...`) authenticates with a client key and checks Origin against that key itself.
+(`/public/v1/ws/...`) authenticates with a client key and checks Origin against that key itself. The phone
+socket (`/telephony/twilio/<bot>/stream`) serves only a stream a signed Twilio webhook announced
+(a one-time token; telephony/consumers.py).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from django.urls import Resolver404, resolve  # noqa: E402
 from audio.routing import websocket_urlpatterns as studio_websockets  # noqa: E402
 from config.body_limits import BodyLimit, RequestBodyLimitMiddleware  # noqa: E402
 from embed.routing import websocket_urlpatterns as public_websockets  # noqa: E402
+from telephony.routing import websocket_urlpatterns as phone_websockets  # noqa: E402
 
 # Routes that take an upload bigger than the default body limit (with credentials only).
 UPLOAD_ROUTES = {"api-bot-talk-stream"}
@@ -69,7 +72,7 @@ http_app = RequestBodyLimitMiddleware(
 application = ProtocolTypeRouter(
     {
         "http": http_app,
-        "websocket": AuthMiddlewareStack(URLRouter([*public_websockets, *studio_websockets])),
+        "websocket": AuthMiddlewareStack(URLRouter([*public_websockets, *studio_websockets, *phone_websockets])),
         "lifespan": lifespan,
     }
 )

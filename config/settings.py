@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "integrations",
     "audio",
     "embed",
+    "telephony",
     "studio",
 ]
 
@@ -379,6 +380,19 @@ VOICEBOT_MAX_UPLOAD_BYTES = _int("VOICEBOT_MAX_UPLOAD_BYTES", 25 * 1024 * 1024, 
 VOICEBOT_INPUT_DEVICE = env.str("VOICEBOT_INPUT_DEVICE", default="")
 VOICEBOT_OUTPUT_DEVICE = env.str("VOICEBOT_OUTPUT_DEVICE", default="")
 VOICEBOT_TTS_MIC_RELEASE_MS = _int("VOICEBOT_TTS_MIC_RELEASE_MS", 500, minimum=0)
+
+
+# --- Telephony (docs/phone.md) -------------------------------------------------------------------
+# The https:// address Twilio reaches (behind the proxy): webhook signatures are checked against it and
+# the Media Streams URL (wss://) is built from it. Empty: phone webhooks answer 503.
+VOICEBOT_PUBLIC_BASE_URL = env.str("VOICEBOT_PUBLIC_BASE_URL", default="").rstrip("/")
+if VOICEBOT_PUBLIC_BASE_URL and not VOICEBOT_PUBLIC_BASE_URL.startswith(("https://", "http://")):
+    _fail(
+        "VOICEBOT_PUBLIC_BASE_URL",
+        f"must start with https:// (or http:// for local tests), got {VOICEBOT_PUBLIC_BASE_URL!r}",
+    )
+# How long the one-time token a verified webhook issues stays usable by the stream it announced.
+VOICEBOT_TWILIO_STREAM_TOKEN_TTL_S = _int("VOICEBOT_TWILIO_STREAM_TOKEN_TTL_S", 60, minimum=5, maximum=600)
 
 
 # --- Embed ---------------------------------------------------------------------------------------

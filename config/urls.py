@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/", include("embed.api_urls")),
     path("public/", include("embed.urls")),
     path("", include("integrations.urls")),
+    path("", include("telephony.urls")),
     path("", include("studio.urls")),
 ]
 

@@ -8,6 +8,7 @@ is one transaction: a cancelled turn never leaves half of a write behind.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -131,6 +132,28 @@ def assistant_reply_store(
     for name in TIMING_FIELDS:
         updates[f"last_{name}_ms"] = timings.get(name)
     Conversation.objects.filter(pk=conversation.pk).update(**updates)
+    return message
+
+
+@transaction.atomic
+def assistant_reply_heard(
+    *, conversation: Conversation, text: str, message_id: Any = None, since: datetime | None = None
+) -> Message | None:
+    """A reply cut off while it was being played (a caller barged in or hung up): keep only the words
+    the listener heard, marked interrupted. The engine stored what it generated; a transport that
+    knows what was played (the phone line's marks) narrows it here. `message_id` names the reply;
+    without it, the conversation's latest assistant message created at or after `since`."""
+    rows = Message.objects.select_for_update().filter(conversation_id=conversation.pk, role=Message.Role.ASSISTANT)
+    if message_id:
+        message = rows.filter(pk=message_id).first()
+    else:
+        message = (rows.filter(created_at__gte=since) if since is not None else rows).order_by("-created_at").first()
+    if message is None:
+        return None
+    message.content = text
+    message.interrupted = True
+    message.save(update_fields=["content", "interrupted"])
+    _touch(conversation.pk)
     return message
 
 

