@@ -23,6 +23,7 @@ install-dev: $(VENV)/.installed-dev
 
 migrate: install
 	$(PY) scripts/bootstrap_env.py
+	$(PY) scripts/fetch_smart_turn.py
 	$(PY) manage.py migrate --noinput
 
 run: migrate
@@ -31,6 +32,7 @@ run: migrate
 
 test: install-dev
 	./scripts/install_system_packages.sh
+	$(PY) scripts/fetch_smart_turn.py
 	$(PY) -m pytest
 
 # Scale-out profile: PostgreSQL + Redis on 127.0.0.1 (Debian packages), the suite against them with
@@ -49,6 +51,7 @@ format: install-dev
 
 bench: install-dev
 	./scripts/install_system_packages.sh
+	$(PY) scripts/fetch_smart_turn.py
 	$(PY) -m tests.bench
 
 worker: install

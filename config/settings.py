@@ -347,6 +347,10 @@ VOICEBOT_SANDBOX_HIDE_PATHS = _list("VOICEBOT_SANDBOX_HIDE_PATHS")
 # One private tmpfs per run (work dir + /tmp + /var/tmp + /dev/shm together), MiB.
 VOICEBOT_SANDBOX_TMPFS_MB = _int("VOICEBOT_SANDBOX_TMPFS_MB", 64, minimum=8)
 # When the server is root, each concurrent run gets its own uid from this range (held by a file lock).
+# Messages sent while a turn runs wait in line (conversations/engine/turn_lock.py): at most this many
+# behind the running turn, for at most this long; over either bound the sender gets a clear error.
+VOICEBOT_TURN_QUEUE_MAX = _int("VOICEBOT_TURN_QUEUE_MAX", 3, minimum=0, maximum=100)
+VOICEBOT_TURN_QUEUE_WAIT_SECONDS = _float("VOICEBOT_TURN_QUEUE_WAIT_SECONDS", 120.0, minimum=1.0)
 VOICEBOT_SANDBOX_UID_FIRST = _int("VOICEBOT_SANDBOX_UID_FIRST", 2_000_000_000, minimum=1000, maximum=4_000_000_000)
 VOICEBOT_SANDBOX_UID_COUNT = _int("VOICEBOT_SANDBOX_UID_COUNT", 1000, minimum=1, maximum=100_000)
 # Eager mode: sandbox runs wait in this many dedicated threads per process (more at once: "busy").
@@ -407,3 +411,18 @@ VOICEBOT_EMBED_TURN_LOCK_SECONDS = _int("VOICEBOT_EMBED_TURN_LOCK_SECONDS", 300,
 VOICEBOT_EMBED_HISTORY_LIMIT = _int("VOICEBOT_EMBED_HISTORY_LIMIT", 100, minimum=1, maximum=1000)
 VOICEBOT_EMBED_RESUME_TOKEN_MAX_AGE_DAYS = _int("VOICEBOT_EMBED_RESUME_TOKEN_MAX_AGE_DAYS", 90, minimum=1)
 VOICEBOT_EMBED_USER_TOKEN_MAX_TTL_DAYS = _int("VOICEBOT_EMBED_USER_TOKEN_MAX_TTL_DAYS", 30, minimum=1)
+# Streaming voice (docs/voice.md "Latency"): VAD engine, semantic end of turn, streaming ASR, early model call.
+VOICEBOT_VAD_ENGINE = env.str("VOICEBOT_VAD_ENGINE", default="webrtc")
+if VOICEBOT_VAD_ENGINE not in ("webrtc", "silero"):
+    _fail("VOICEBOT_VAD_ENGINE", f"must be webrtc or silero, got {VOICEBOT_VAD_ENGINE!r}")
+VOICEBOT_TURN_DETECTOR = env.str("VOICEBOT_TURN_DETECTOR", default="smart_turn")
+if VOICEBOT_TURN_DETECTOR not in ("smart_turn", "silence"):
+    _fail("VOICEBOT_TURN_DETECTOR", f"must be smart_turn or silence, got {VOICEBOT_TURN_DETECTOR!r}")
+VOICEBOT_SMART_TURN_MODEL = env.str("VOICEBOT_SMART_TURN_MODEL", default="")
+VOICEBOT_TURN_COMPLETE_MS = _int("VOICEBOT_TURN_COMPLETE_MS", 200, minimum=60, maximum=2000)
+VOICEBOT_TURN_MAX_SILENCE_MS = _int("VOICEBOT_TURN_MAX_SILENCE_MS", 2000, minimum=300, maximum=10000)
+VOICEBOT_TURN_THRESHOLD = _float("VOICEBOT_TURN_THRESHOLD", 0.5, minimum=0.0)
+VOICEBOT_ASR_WINDOW_S = _int("VOICEBOT_ASR_WINDOW_S", 10, minimum=5, maximum=30)
+VOICEBOT_ASR_PARTIAL_MS = _int("VOICEBOT_ASR_PARTIAL_MS", 500, minimum=100)
+VOICEBOT_ASR_PAUSE_MS = _int("VOICEBOT_ASR_PAUSE_MS", 200, minimum=60)
+VOICEBOT_EARLY_REPLY = env.bool("VOICEBOT_EARLY_REPLY", default=True)
