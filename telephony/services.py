@@ -137,8 +137,7 @@ async def stream_token_consume(token: Any) -> AnnouncedCall | None:
 # --- call records -------------------------------------------------------------------------------
 def phone_call_start(*, line: PhoneLine, call: AnnouncedCall, stream_sid: str) -> Conversation:
     """A live (non-test) conversation for the call, with the call's record in metadata."""
-    # TODO(lead): pass channel="phone" once Conversation has its `channel` field.
-    conversation = conversation_start(bot=line.bot, test_flag=False)
+    conversation = conversation_start(bot=line.bot, test_flag=False, channel=Conversation.Channel.PHONE)
     conversation.bot = line.bot
     conversation_merge_metadata(
         conversation=conversation,
@@ -201,3 +200,14 @@ def call_recordings_of_bot(bot: Bot) -> list[str]:
         "metadata", flat=True
     )
     return [str(m["phone"]["recording"]) for m in rows if isinstance(m, dict) and m.get("phone", {}).get("recording")]
+
+
+def bot_phone_panel(bot: Bot) -> dict[str, Any]:
+    """What the Studio's Phone section shows: the line (if any), the webhook URL to paste into the
+    Twilio number's settings, and the auth token's masked hint (the token itself is write-only)."""
+    line = PhoneLine.objects.select_related("account").filter(bot=bot).first()
+    try:
+        webhook_url = voice_webhook_url(bot.pk)
+    except PublicUrlMissing:
+        webhook_url = ""
+    return {"line": line, "webhook_url": webhook_url}

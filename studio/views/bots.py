@@ -26,6 +26,7 @@ from integrations.models import IntegrationTool
 from integrations.services_tools import system_tools_for_bot
 from studio.formatting import fmt_ms
 from studio.permissions import staff_required
+from telephony.services import bot_phone_panel
 
 # --- dashboard and bot pages -----------------------------------------------------------------------
 
@@ -78,6 +79,7 @@ def _bot_page_context(bot: Bot, form: BotForm) -> dict[str, Any]:
         "form": form,
         "system_tools": system_tool_rows(bot),
         "integrations": IntegrationTool.objects.filter(bot=bot).order_by("name"),
+        "phone": bot_phone_panel(bot),
     }
 
 
