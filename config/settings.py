@@ -7,6 +7,7 @@ documents every variable.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import tempfile
@@ -83,6 +84,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_htmx",
     "channels",
+    "django_prometheus",
+    "observability",  # metrics, traces, turn logs: a leaf every app may call
     "axes",
     "csp",
     "bots",
@@ -95,6 +98,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",  # first: times the whole request
     "django.middleware.security.SecurityMiddleware",
     "config.security_headers.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -105,6 +109,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",  # records the view and status
     "axes.middleware.AxesMiddleware",  # last: turns a lockout into the 429 answer
 ]
 
@@ -244,14 +249,42 @@ SECURE_PROXY_SSL_HEADER = (
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# --- Observability (observability/, docs/operations.md) ----------------------------------------------
+# Logs: text or one JSON object per line; every record inside a turn carries its conversation id and
+# each turn logs one line (logger voicebot.turns) with ids, channel, timings and outcome.
+VOICEBOT_LOG_FORMAT = env.str("VOICEBOT_LOG_FORMAT", default="text").strip().lower()
+if VOICEBOT_LOG_FORMAT not in ("text", "json"):
+    _fail("VOICEBOT_LOG_FORMAT", f"must be text or json, got {VOICEBOT_LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"conversation": {"()": "observability.logs.ConversationFilter"}},
+    "formatters": {
+        "plain": {
+            "()": "observability.logs.TextFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        },
+        "json": {"()": "observability.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if VOICEBOT_LOG_FORMAT == "json" else "plain",
+            "filters": ["conversation"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("VOICEBOT_LOG_LEVEL", default="INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }
+# GET /metrics (Prometheus): a staff user's token, or a source address in this list (IPs or CIDRs;
+# empty: none). Multiprocess mode is PROMETHEUS_MULTIPROC_DIR (read by prometheus_client itself).
+VOICEBOT_METRICS_ALLOWED_IPS = _list("VOICEBOT_METRICS_ALLOWED_IPS")
+for _entry in VOICEBOT_METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_entry, strict=False)
+    except ValueError:
+        _fail("VOICEBOT_METRICS_ALLOWED_IPS", f"{_entry!r} is not an IP address or CIDR network")
+PROMETHEUS_EXPORT_MIGRATIONS = False  # django-prometheus: no database query at start
 
 # --- REST framework ------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -45,6 +45,7 @@ from conversations.engine.events import (
     to_wire,
 )
 from conversations.engine.turn import TurnOptions
+from observability import observe
 
 log = logging.getLogger(__name__)
 
@@ -148,30 +149,34 @@ class ConversationSession:
 
     async def _serve(self, request: _Request) -> AsyncIterator[Event]:
         self._requests.append(request)
+        turn = observe.turn_begin(self.channel, request.conversation_id)  # metrics, span and log line
         try:
             async with turn_lock.wait_for_turn(request.conversation_id) as token:
+                turn.running()
                 request.running = request.started = True
                 request.options.lock_token = token
-                events = request.factory(request.options)
+                events = turn.wrap(request.factory(request.options))
                 async with contextlib.aclosing(events) as stream:
                     async for event in stream:
                         if isinstance(event, TextDelta):
                             request.said.append(event.delta)
                         if isinstance(event, Done | Error):
+                            turn.finish(event)
                             await turn_lock.release(request.conversation_id, token)  # the next may start
                         yield event
         except turn_lock.QueueFull as exc:
-            yield Error(str(exc), code="queue_full")
+            yield turn.finish(Error(str(exc), code="queue_full"))
         except turn_lock.TurnWaitTimeout as exc:
-            yield Error(str(exc), code="busy")
+            yield turn.finish(Error(str(exc), code="busy"))
         except UserFacingError as exc:
-            yield Error(str(exc), code=exc.code)
+            yield turn.finish(Error(str(exc), code=exc.code))
         except (asyncio.CancelledError, GeneratorExit):
             raise
         except Exception:
             log.exception("turn failed in conversation %s", request.conversation_id)
-            yield Error(TURN_FAILED, code="internal")
+            yield turn.finish(Error(TURN_FAILED, code="internal"))
         finally:
+            turn.close()
             request.running = False
             request.finished = True
             self._requests.remove(request)

@@ -37,6 +37,7 @@ from kombu.exceptions import OperationalError
 from conversations.engine.llm import CHAT_COMPLETIONS, LLMError, client_for, describe_error, resolve_target
 from integrations.payload_schema import schema_prompt_text
 from integrations.sandbox import truncation_note
+from observability import observe
 
 if TYPE_CHECKING:
     from bots.models import Bot
@@ -191,13 +192,14 @@ async def run_codex(
     `VOICEBOT_CODEX_MAX_RUNS_PER_BOT` of these run at once per bot (across processes)."""
     slot = await _take_bot_slot(bot)
     if slot is None:
+        observe.codex_run("busy")
         limit = settings.VOICEBOT_CODEX_MAX_RUNS_PER_BOT
         return CodexOutcome(
             ok=False,
             error=f"This bot already has {limit} Codex scripts running (its limit); try again in a moment.",
         )
     try:
-        return await _run_codex(
+        outcome = await _run_codex(
             bot=bot,
             saved=saved,
             mode=mode,
@@ -207,6 +209,8 @@ async def run_codex(
             export_request=export_request,
             output_format=output_format,
         )
+        observe.codex_run("ok" if outcome.ok else "failed")
+        return outcome
     finally:
         await _free_bot_slot(slot)
 

@@ -49,6 +49,7 @@ from bots.network_policy import (
     is_metadata_or_link_local,
     parse_ip,
 )
+from observability import observe
 
 __all__ = [
     "AllowList",
@@ -203,6 +204,7 @@ def resolve_checked(host: str, port: int, *, allow: AllowList | None = None) -> 
             return str(ip)
         refused.append(str(ip))
     logger.debug("egress: blocked %r port %s (resolved to %s)", host, port, ", ".join(sorted(set(refused))))
+    observe.egress_blocked("blocked_address")
     raise EgressError("blocked_address", f"{BLOCKED_MESSAGE} See VOICEBOT_HTTP_ALLOWED_HOSTS.")
 
 
@@ -313,6 +315,7 @@ def fetch(
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         deadline = time.monotonic() + connect_s + read_s
         pool = _pool(scheme, ip, port, host, timeout)
+        started_ns = time.time_ns()
         try:
             resp = pool.urlopen(
                 method,
@@ -324,6 +327,7 @@ def fetch(
                 preload_content=False,
                 assert_same_host=False,
             )
+            observe.http_request(host, port, resp.status, started_ns)  # a span: host and status, never the path
             try:
                 if resp.status in _REDIRECT_CODES and resp.headers.get("Location"):
                     location = urljoin(current_url, resp.headers["Location"])
@@ -356,6 +360,7 @@ def fetch(
             # Refused, timed out, reset, TLS or protocol trouble: one answer, so that the caller cannot
             # tell a closed port from a filtered one or a silent service.
             logger.debug("egress: %s %s failed: %r", method, current_url, exc)
+            observe.http_request(host, port, None, started_ns, error="unreachable")
             raise EgressError("unreachable", UNREACHABLE_MESSAGE, url=current_url) from None
         finally:
             pool.close()

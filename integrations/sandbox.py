@@ -48,6 +48,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from observability import observe
+
 LAUNCHER = Path(__file__).with_name("sandbox_launcher.py")
 _MARKER = "__SANDBOX__ "
 MIB = 1024 * 1024
@@ -315,6 +317,8 @@ def run_python(
                 signal_name = f"signal {-code}"
         if not seen_marker and not timed_out:
             refused = "the launcher failed before isolating the script"
+        if timed_out or signal_name:  # the kill counter (wall_timeout, or the limit's signal)
+            observe.sandbox_killed("wall_timeout" if timed_out else signal_name)
         read = {name: _read_output(workdir, name, limits.output_cap) for name in outputs}
         return SandboxResult(
             exit_code=code,

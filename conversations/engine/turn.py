@@ -47,6 +47,7 @@ from conversations.engine.llm import (
 from conversations.engine.tools import ToolContext, ToolOutcome, ToolSet, canonical_name, resolve_tools
 from conversations.models import Conversation, Message
 from conversations.templating import render_template
+from observability import observe
 
 logger = logging.getLogger(__name__)
 
@@ -135,9 +136,11 @@ class _Turn:
         self.speaking: list[str] | None = None  # text of the current step, stored if we are cut off
         self.model = ""
         self.finished = False
+        observe.note_bot(conversation.bot_id)  # the turn's log line and span name the bot
 
     # --- timings and usage -----------------------------------------------------------------------
-    def _mark_first_token(self) -> None:
+    def _mark_first_token(self, call: observe.ModelCall) -> None:
+        call.first_token()
         if self.ttfb_ms is None and self.llm_started is not None:
             self.ttfb_ms = round((time.perf_counter() - self.llm_started) * 1000)
 
@@ -222,18 +225,19 @@ class _Turn:
             self.llm_started = call_started
         self.speaking = step.text
         try:
-            async with contextlib.aclosing(self._open_stream(target, items, tools)) as stream:
-                async for event in stream:
-                    if type(event) is TextChunk:
-                        self._mark_first_token()
-                        step.text.append(event.text)
-                        yield TextDelta(delta=event.text)
-                    elif type(event) is FunctionCall:
-                        self._mark_first_token()
-                        step.calls.append(event)
-                    elif type(event) is StreamEnd:
-                        step.output_items = event.output_items
-                        step.input_tokens, step.output_tokens = event.input_tokens, event.output_tokens
+            with observe.model_call(target.model) as call:  # span, time to first token
+                async with contextlib.aclosing(self._open_stream(target, items, tools)) as stream:
+                    async for event in stream:
+                        if type(event) is TextChunk:
+                            self._mark_first_token(call)
+                            step.text.append(event.text)
+                            yield TextDelta(delta=event.text)
+                        elif type(event) is FunctionCall:
+                            self._mark_first_token(call)
+                            step.calls.append(event)
+                        elif type(event) is StreamEnd:
+                            step.output_items = event.output_items
+                            step.input_tokens, step.output_tokens = event.input_tokens, event.output_tokens
         finally:
             self.llm_ms += (time.perf_counter() - call_started) * 1000
         self._count_usage(target.model, items, step)
@@ -277,12 +281,14 @@ class _Turn:
             if isinstance(wait, str) and wait.strip() and getattr(tool, "announces_wait_reply", True):
                 yield Interim(kind="wait", text=render_template(wait, {"meta": metadata}))
             outcome = None
-            async with contextlib.aclosing(self._execute(tool, args, call, bot, metadata)) as running:
-                async for item in running:
-                    if isinstance(item, ToolOutcome):
-                        outcome = item
-                    else:
-                        yield item
+            with observe.tool_call(tool) as observed:  # span (the HTTP target's host and status), time
+                async with contextlib.aclosing(self._execute(tool, args, call, bot, metadata)) as running:
+                    async for item in running:
+                        if isinstance(item, ToolOutcome):
+                            outcome = item
+                            observed.ok = item.ok
+                        else:
+                            yield item
             assert outcome is not None
         outcomes.append(outcome)
         stored_arguments: Any = args if args is not None else call.arguments
