@@ -11,6 +11,15 @@ from bots.models import Bot
 
 
 class Conversation(models.Model):
+    class Channel(models.TextChoices):
+        """The one list of transports a conversation can come from (lists, filters, metrics labels)."""
+
+        STUDIO = "studio", "Studio"
+        WIDGET = "widget", "Widget"
+        REST = "rest", "REST API"
+        CLI = "cli", "voicebot_run"
+        PHONE = "phone", "Phone"
+
     class VisitorProof(models.TextChoices):
         """How a widget visitor proves this conversation is theirs (embed/ownership.py)."""
 
@@ -21,6 +30,10 @@ class Conversation(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="conversations")
     test_flag = models.BooleanField(default=True, db_index=True, help_text="Made in the Studio (true) or live (false).")
+    channel = models.CharField(
+        max_length=8, choices=Channel.choices, default=Channel.STUDIO, db_index=True, help_text="Where it came from."
+    )
+    has_voice = models.BooleanField(default=False, help_text="At least one turn was spoken.")
     external_id = models.CharField(
         max_length=200, null=True, blank=True, db_index=True, help_text="Embed user_conversation_id."
     )

@@ -22,6 +22,8 @@ class ConversationUnavailable(exceptions.APIException):
 
 def conversation_or_error(*, bot: Bot, conversation_id: Any, test_flag: bool) -> Conversation:
     try:
-        return services.conversation_for_bot(bot=bot, conversation_id=conversation_id, test_flag=test_flag)
+        return services.conversation_for_bot(
+            bot=bot, conversation_id=conversation_id, test_flag=test_flag, channel=Conversation.Channel.REST
+        )
     except services.ConversationLookupError as exc:
         raise ConversationUnavailable(exc) from exc

@@ -33,9 +33,16 @@ MESSAGE_FIELDS = {
 
 
 def conversation_start(
-    *, bot: Bot, test_flag: bool = True, external_id: str | None = None, client_key: Any = None
+    *,
+    bot: Bot,
+    test_flag: bool = True,
+    external_id: str | None = None,
+    client_key: Any = None,
+    channel: str = Conversation.Channel.STUDIO,
 ) -> Conversation:
-    return Conversation.objects.create(bot=bot, test_flag=test_flag, external_id=external_id, client_key=client_key)
+    return Conversation.objects.create(
+        bot=bot, test_flag=test_flag, external_id=external_id, client_key=client_key, channel=channel
+    )
 
 
 def _touch(conversation_id: Any) -> None:
@@ -69,6 +76,8 @@ def message_append(
         **fields,
     )
     _touch(conversation.pk)
+    if fields.get("asr_ms") is not None:  # a spoken user turn: the conversation has voice
+        Conversation.objects.filter(pk=conversation.pk, has_voice=False).update(has_voice=True)
     return message
 
 
@@ -191,13 +200,15 @@ class ConversationOfAnotherBot(ConversationLookupError):
     status = 400
 
 
-def conversation_for_bot(*, bot: Bot, conversation_id: Any = None, test_flag: bool = True) -> Conversation:
+def conversation_for_bot(
+    *, bot: Bot, conversation_id: Any = None, test_flag: bool = True, channel: str = Conversation.Channel.STUDIO
+) -> Conversation:
     """Resume `conversation_id` (it must belong to `bot`) or start a new conversation.
 
     Every transport that takes a conversation id from its client (REST chat, talk/stream, the Studio
     talk socket) looks it up here, so "not found" reads and answers the same everywhere."""
     if conversation_id in (None, ""):
-        conversation = conversation_start(bot=bot, test_flag=test_flag)
+        conversation = conversation_start(bot=bot, test_flag=test_flag, channel=channel)
         conversation.bot = bot
         return conversation
     try:

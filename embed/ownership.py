@@ -151,7 +151,9 @@ def _browser_conversation(*, bot: Bot, key: ClientKey, external_id: str, secret:
 
 def _start(*, bot: Bot, key: ClientKey, external_id: str, proof: str, secret_hash: str) -> Conversation:
     """A live conversation owned by `proof` (conversation_start, then the ownership columns)."""
-    conversation = conversation_start(bot=bot, test_flag=False, external_id=external_id, client_key=key)
+    conversation = conversation_start(
+        bot=bot, test_flag=False, external_id=external_id, client_key=key, channel=Conversation.Channel.WIDGET
+    )
     Conversation.objects.filter(pk=conversation.pk).update(visitor_proof=proof, browser_secret_hash=secret_hash)
     conversation.visitor_proof = proof
     conversation.browser_secret_hash = secret_hash

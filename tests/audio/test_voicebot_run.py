@@ -39,6 +39,7 @@ def test_it_answers_a_wav_with_a_spoken_reply_wav(voice_bot, openai_double, ques
     assert "1 turn(s)" in stdout.getvalue() and f"you: {QUESTION}".lower() in stdout.getvalue().lower()
 
     conversation = Conversation.objects.get(bot=voice_bot)
+    assert conversation.channel == "cli" and conversation.has_voice  # one list of transports; a spoken turn
     stored = list(Message.objects.filter(conversation=conversation).values_list("role", "content"))
     assert stored[0][0] == "user" and words(stored[0][1]) == words(QUESTION)
     assert stored[1] == ("assistant", REPLY)

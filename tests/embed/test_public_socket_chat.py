@@ -38,6 +38,7 @@ async def test_start_greets_a_new_visitor_and_done_carries_no_turn_details_by_de
 
     conversation = await database_sync_to_async(Conversation.objects.get)(pk=events[0]["conversation_id"])
     assert conversation.external_id == "u1" and conversation.client_key_id == key.id
+    assert conversation.channel == "widget" and not conversation.has_voice
     assert conversation.test_flag is False
     await socket.close()
 

@@ -60,7 +60,7 @@ class Command(BaseCommand):
             )
         except (AudioDeviceError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
-        conversation = conversation_start(bot=bot, test_flag=not options["live"])
+        conversation = conversation_start(bot=bot, test_flag=not options["live"], channel="cli")
         conversation.bot = bot
         self.stdout.write(f"conversation {conversation.pk} with {bot.name}")
         try:
