@@ -70,7 +70,7 @@ async def test_it_answers_a_caller_in_speech_keeps_dtmf_and_finishes_on_stop(
     assert phone["caller"] == "+15551234567" and phone["called"] == "+15557654321"
     assert phone["call_sid"] == call_double.call_sid and phone["end_reason"] == "stop"
     assert phone["duration_s"] > 1
-    assert conversation.test_flag is False
+    assert conversation.test_flag is False and conversation.channel == "phone"
     messages = [(m.role, m.content) for m in conversation.messages.all()]
     assert ("assistant", "Welcome to the shop.") in messages and ("assistant", REPLY) in messages
     user = next(m for m in conversation.messages.all() if m.role == "user")
