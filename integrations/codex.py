@@ -34,7 +34,7 @@ from django.core.cache import cache
 from django.db import connections
 from kombu.exceptions import OperationalError
 
-from conversations.engine.llm import CHAT_COMPLETIONS, LLMError, client_for, describe_error, resolve_target
+from conversations.engine.llm import LLMError, complete, resolve_target
 from integrations.payload_schema import schema_prompt_text
 from integrations.sandbox import truncation_note
 from observability import observe
@@ -142,27 +142,7 @@ async def write_script(bot: Bot, mode: str, system_extra: str, user_message: str
     target = dataclasses.replace(target, model=bot.codex_model or target.model)
     system = SYSTEM_PROMPTS[mode] + (f"\n\nTOOL_CODEX_PROMPT:\n{system_extra}" if system_extra.strip() else "")
     schema_format = {"name": SCHEMA_NAMES[mode], "strict": True, "schema": SCRIPT_SCHEMA}
-    client = client_for(target)
-    try:
-        if target.api_style == CHAT_COMPLETIONS:
-            reply = await client.chat.completions.create(
-                model=target.model,
-                messages=[{"role": "system", "content": system}, {"role": "user", "content": user_message}],
-                response_format={"type": "json_schema", "json_schema": schema_format},
-            )
-            raw = reply.choices[0].message.content or "" if reply.choices else ""
-        else:
-            reply = await client.responses.create(
-                model=target.model,
-                input=[
-                    {"role": "system", "content": [{"type": "input_text", "text": system}]},
-                    {"role": "user", "content": [{"type": "input_text", "text": user_message}]},
-                ],
-                text={"format": {"type": "json_schema", **schema_format}},
-            )
-            raw = reply.output_text or ""
-    except Exception as exc:  # SDK errors become readable LLMErrors
-        raise describe_error(exc) from exc
+    raw = await complete(target, system=system, user=user_message, json_schema=schema_format)  # llm.py picks the API
     return _parse_script_reply(raw)
 
 
