@@ -12,7 +12,7 @@ from django.contrib.admin.options import InlineModelAdmin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from bots import crypto
+from bots import crypto, network_policy
 from bots.models import BOT_FIELD_GROUPS, Bot, ProviderKey
 from bots.services import normalise_disabled_tools
 
@@ -36,6 +36,14 @@ class ProviderKeyAdminForm(forms.ModelForm):
     class Meta:
         model = ProviderKey
         fields = ("name", "provider", "base_url", "api_style")
+
+    def clean_base_url(self) -> str:
+        """The same rule as the API and the Studio: never a cloud-metadata or link-local address."""
+        value = self.cleaned_data.get("base_url") or ""
+        problem = network_policy.provider_base_url_problem(value)
+        if problem:
+            raise forms.ValidationError(problem)
+        return value
 
     def clean(self):
         cleaned = super().clean()

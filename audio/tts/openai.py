@@ -12,6 +12,7 @@ from django.conf import settings
 
 from audio.pcm import AudioDecodeError, decode_audio, pcm16_to_float32
 from audio.tts.base import TtsError, TtsSpec
+from conversations.engine.provider_http import guarded_sync_http_client
 
 _OPENAI_TTS_RATE = 24000  # documented rate of response_format=pcm and of OpenAI's WAV
 
@@ -28,6 +29,7 @@ class OpenAITts:
             base_url=spec.base_url or None,
             timeout=settings.VOICEBOT_OPENAI_TIMEOUT_S,
             max_retries=settings.VOICEBOT_OPENAI_MAX_RETRIES,
+            http_client=guarded_sync_http_client(),  # metadata/link-local peers refused at connect time
         )
         self.sample_rate = _OPENAI_TTS_RATE
         self._lock = threading.Lock()

@@ -132,3 +132,31 @@ def test_a_service_created_key_is_refused_too():
     with pytest.raises(ValidationError) as refused:
         provider_key_create(name="Evil", secret=SECRET, base_url="http://[fe80::1%25eth0]/v1")
     assert "Blocked" in str(refused.value.message_dict["base_url"])
+
+
+def test_the_admin_form_refuses_a_metadata_base_url(admin_client):
+    from django.urls import reverse
+
+    response = admin_client.post(
+        reverse("admin:bots_providerkey_add"),
+        {
+            "name": "Evil",
+            "provider": "openai",
+            "secret": SECRET,
+            "base_url": "http://169.254.169.254/v1",
+            "api_style": "responses",
+        },
+    )
+    assert response.status_code == 200
+    assert "Blocked: cloud metadata and link-local addresses" in response.content.decode()
+    assert not ProviderKey.objects.exists()
+
+
+def test_the_openai_tts_client_goes_through_the_connect_time_guard():
+    """OpenAI TTS talks to the same provider as the chat model: its HTTP client checks the peer too."""
+    from audio.tts.base import TtsSpec
+    from audio.tts.openai import OpenAITts
+
+    spec = TtsSpec(vendor="openai", model="tts-1", voice="alloy", api_key="sk-x", base_url="http://rebound.example/v1")
+    engine = OpenAITts(spec)
+    assert any(getattr(hook, "__name__", "") == "_check_sync" for hook in engine._client._client.event_hooks["request"])
