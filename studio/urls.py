@@ -9,6 +9,7 @@ from studio.views import bots as bots_views
 from studio.views import conversations as conversations_views
 from studio.views import integrations as integrations_views
 from studio.views import keys as keys_views
+from studio.views import latency as latency_views
 
 app_name = "studio"
 
@@ -56,6 +57,7 @@ urlpatterns = [
     path("keys/client/", keys_views.client_key_create_view, name="client_key_create"),
     path("keys/client/<uuid:key_id>/", keys_views.client_key_update_view, name="client_key_update"),
     path("keys/client/<uuid:key_id>/revoke/", keys_views.client_key_revoke_view, name="client_key_revoke"),
+    path("latency/", latency_views.latency_page, name="latency"),
     path("conversations/", conversations_views.conversation_list, name="conversation_list"),
     path("conversations/<uuid:conversation_id>/", conversations_views.conversation_detail, name="conversation_detail"),
     path(
