@@ -11,6 +11,12 @@ answered with `{"type":"error","error":...}` and the socket stays open.
 The consumer parses (bounded: `conversations.frames.parse_request`), authorises (staff session, close
 4401/4403 after an error event), keeps the recording buffer, and hands turns to the session with the
 voice pipeline as the event factory; no business rules live here.
+
+While a recording is open its audio is transcribed as it arrives (`audio.streaming_asr`): the socket
+sends `asr_partial` events (`text`, and `stable`: the words two decodes agreed on), a decode runs at
+the first short pause, and `stop` (or, with `vad: true`, the end of turn that `audio.turn_detector`
+decides) only decodes what no earlier decode covered. With VOICEBOT_EARLY_REPLY the model call starts
+on the pause transcript and is adopted by the turn only if that transcript is the final one.
 """
 
 from __future__ import annotations
@@ -28,10 +34,12 @@ from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from audio import pipeline
+from audio import asr, pipeline
 from audio.pcm import ASR_SAMPLE_RATE, Pcm16Buffer, float32_to_pcm16, pcm16_to_float32
 from audio.services import bot_get
-from audio.vad import Utterance, VadParams, VadSegmenter
+from audio.streaming_asr import StreamingTranscriber
+from audio.turn_detector import segmenter_from_settings
+from audio.vad import Utterance
 from conversations import frames
 from conversations.engine import TurnOptions
 from conversations.engine.events import ConversationStarted, Status
@@ -58,12 +66,28 @@ class Recording:
     options: TurnOptions
     sample_rate: int
     buffer: Pcm16Buffer
-    vad: VadSegmenter | None = None
+    vad: Any = None  # VadSegmenter or audio.turn_detector.TurnSegmenter (same interface)
     resampler: Any = None
     audio16k: bytearray = field(default_factory=bytearray)
     received: int = 0
     over_limit: bool = False
     ended: bool = False  # handed to the session (by VAD or `stop`)
+    transcriber: StreamingTranscriber | None = None
+    early: pipeline.EarlyReply | None = None
+    streamed: int = 0  # bytes of audio16k handed to the transcriber
+
+    def stream_new_audio(self) -> None:
+        """Hand the audio that arrived since the last call to the transcriber (on the event loop)."""
+        if self.transcriber is not None and not self.ended and len(self.audio16k) > self.streamed:
+            self.transcriber.push(bytes(self.audio16k[self.streamed :]))
+            self.streamed = len(self.audio16k)
+
+    async def aclose(self) -> None:
+        """Dropped without a turn (cancel, disconnect): stop decoding, cancel an early model call."""
+        if self.transcriber is not None:
+            await self.transcriber.aclose()
+        if self.early is not None:
+            await self.early.discard()
 
     def add(self, chunk: bytes) -> list[bytes]:
         """Store a frame; return utterances VAD found in it (empty without VAD)."""
@@ -146,6 +170,9 @@ class TalkConsumer(AsyncWebsocketConsumer):
             warm_up.cancel()
         if self.session is not None:
             await self.session.close()  # a running turn stores what was said, marked interrupted
+        recording = getattr(self, "recording", None)
+        if recording is not None and not recording.ended:
+            await recording.aclose()
 
     # --- frames ----------------------------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -192,6 +219,7 @@ class TalkConsumer(AsyncWebsocketConsumer):
             return
         recording.received += len(chunk)
         utterances = await asyncio.to_thread(recording.add, chunk)  # resampling/VAD off the loop
+        recording.stream_new_audio()
         if utterances and not recording.ended:
             self._submit_voice_turn(recording, pcm16_to_float32(utterances[0]), time.perf_counter())
 
@@ -226,6 +254,12 @@ class TalkConsumer(AsyncWebsocketConsumer):
             await self._send({"type": "error", "error": "A recording is already open", "req_id": req_id})
             return
         conversation = await self._conversation(conversation_id, test_flag)
+        voice = await self._voice()
+        early = pipeline.EarlyReply(conversation.pk) if settings.VOICEBOT_EARLY_REPLY else None
+
+        async def partial(text: str, stable: str) -> None:
+            await self.session.send({"type": "asr_partial", "text": text, "stable": stable}, req_id)
+
         self.recording = Recording(
             req_id=req_id,
             conversation=conversation,
@@ -233,13 +267,27 @@ class TalkConsumer(AsyncWebsocketConsumer):
             options=options,
             sample_rate=rate,
             buffer=Pcm16Buffer(settings.VOICEBOT_MAX_UTTERANCE_BYTES),
-            vad=VadSegmenter(VadParams.from_settings()) if use_vad else None,
+            vad=segmenter_from_settings(transcribe=self._pause_transcriber(voice)) if use_vad else None,
             resampler=soxr.ResampleStream(rate, ASR_SAMPLE_RATE, 1, dtype="float32")
             if rate != ASR_SAMPLE_RATE
             else None,
+            transcriber=StreamingTranscriber(
+                voice.asr,
+                voice.language,
+                partial_interval_ms=settings.VOICEBOT_ASR_PARTIAL_MS,
+                pause_ms=settings.VOICEBOT_ASR_PAUSE_MS,
+                on_partial=partial,
+                on_pause=early.on_pause if early is not None else None,
+            ),
+            early=early,
         )
         await self.session.send_event(ConversationStarted(str(conversation.pk)), req_id)
         await self.session.send_event(Status("recording"), req_id)
+
+    @staticmethod
+    def _pause_transcriber(voice: pipeline.Voice):
+        """The turn detector's transcript cues: a blocking decode (it runs in the VAD's worker thread)."""
+        return lambda samples: asr.transcribe_sync(voice.asr, samples, voice.language).text
 
     async def _stop(self, message: dict, req_id: Any) -> None:
         recording = self.recording
@@ -279,6 +327,7 @@ class TalkConsumer(AsyncWebsocketConsumer):
         recording = self.recording
         if cancelled is None and recording is not None and not recording.ended:
             self.recording = None
+            await recording.aclose()
             await self.session.send({"type": "done", "text": "", "metrics": {}, "interrupted": True}, recording.req_id)
             await self.session.send_event(Status("idle"), recording.req_id)
             return
@@ -291,14 +340,26 @@ class TalkConsumer(AsyncWebsocketConsumer):
 
         async def spoken(turn_options: TurnOptions):
             voice = await self._voice()
-            async for event in pipeline.voice_turn(
-                recording.conversation,
-                samples,
-                voice,
-                speak=recording.speak,
-                speech_ended_at=ended,
-                options=turn_options,
-            ):
+            if recording.transcriber is not None:  # transcribed while spoken: only the tail is left
+                events = pipeline.streamed_voice_turn(
+                    recording.conversation,
+                    recording.transcriber,
+                    voice,
+                    speak=recording.speak,
+                    speech_ended_at=ended,
+                    options=turn_options,
+                    early=recording.early,
+                )
+            else:
+                events = pipeline.voice_turn(
+                    recording.conversation,
+                    samples,
+                    voice,
+                    speak=recording.speak,
+                    speech_ended_at=ended,
+                    options=turn_options,
+                )
+            async for event in events:
                 yield event
 
         task = self.session.submit(recording.conversation.pk, recording.req_id, spoken, options=recording.options)

@@ -37,6 +37,7 @@ from audio.pcm import ASR_SAMPLE_RATE, pcm16_to_float32
 
 logger = logging.getLogger(__name__)
 FRAME_BYTES = ASR_SAMPLE_RATE * 30 // 1000 * 2  # 30 ms webrtcvad frames
+LEAD_BYTES = FRAME_BYTES * 17  # ~0.5 s of audio kept before the first speech
 Callback = Callable[..., Awaitable[None] | None]
 
 
@@ -116,6 +117,10 @@ class StreamingTranscriber:
         if self._closed:
             return
         self._pcm.extend(pcm)
+        if not self._heard and self._vad_pos > LEAD_BYTES + FRAME_BYTES:
+            drop = (self._vad_pos - LEAD_BYTES) // FRAME_BYTES * FRAME_BYTES  # waiting in silence: keep 0.5 s
+            del self._pcm[:drop]
+            self._vad_pos -= drop
         while self._vad_pos + FRAME_BYTES <= len(self._pcm):
             frame = bytes(self._pcm[self._vad_pos : self._vad_pos + FRAME_BYTES])
             self._vad_pos += FRAME_BYTES

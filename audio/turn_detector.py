@@ -347,11 +347,14 @@ class TurnSegmenter:
         self._lead = b""
 
 
-def segmenter_from_settings(**vad_overrides) -> VadSegmenter | TurnSegmenter:
-    """The hands-free segmenter the settings choose: `smart_turn` (default) or the fixed `silence`."""
+def segmenter_from_settings(
+    transcribe: Callable[[np.ndarray], str] | None = None, **vad_overrides
+) -> VadSegmenter | TurnSegmenter:
+    """The hands-free segmenter the settings choose: `smart_turn` (default; `transcribe` adds the
+    transcript cues) or the fixed `silence` (VOICEBOT_VAD_SILENCE_MS)."""
     vad_params = VadParams.from_settings(**vad_overrides)
     if getattr(settings, "VOICEBOT_TURN_DETECTOR", "smart_turn") == "smart_turn":
-        return TurnSegmenter(vad_params, TurnParams.from_settings())
+        return TurnSegmenter(vad_params, TurnParams.from_settings(), transcribe=transcribe)
     return VadSegmenter(vad_params)
 
 

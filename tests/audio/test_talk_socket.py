@@ -127,7 +127,9 @@ async def test_server_side_vad_ends_the_utterance_without_stop(voice_bot, staff_
     ws = await _connect(voice_bot, staff_user)
     await _send(ws, type="start", req_id="v1", vad=True)
     await _events_until(ws, "recording")
-    await _speak(ws, question_pcm16 + b"\x00\x00" * 16000)  # the question, then a second of silence
+    # the question, then 2.5 s of silence: the end of turn comes ~200 ms after a sentence judged
+    # finished, at the latest after VOICEBOT_TURN_MAX_SILENCE_MS (2 s)
+    await _speak(ws, question_pcm16 + b"\x00\x00" * 40000)
     events = await _events_until(ws)
     assert words(next(e for e in events if e["type"] == "asr")["text"]) == words(QUESTION)
     assert any(e["type"] == "audio_wav" for e in events)
@@ -154,3 +156,28 @@ async def test_init_creates_a_conversation_and_speaks_the_greeting(voice_bot, st
     assert types[:2] == ["status", "conversation"] and events[0]["stage"] == "init"
     assert "audio_wav" in types and events[types.index("done")]["text"] == "Welcome to the shop."
     await ws.disconnect()
+
+
+async def test_partial_transcripts_arrive_while_speaking_and_stop_reuses_the_pause_decode(
+    voice_bot, staff_user, openai_double, question_pcm16
+):
+    openai_double.queue_text("It opens at nine.")
+    ws = await _connect(voice_bot, staff_user)
+    await _send(ws, type="start", req_id="p1")
+    await _events_until(ws, "recording")
+    partials = []
+    for i in range(0, len(question_pcm16), FRAME):
+        await ws.send_to(bytes_data=question_pcm16[i : i + FRAME])
+        while not await ws.receive_nothing(timeout=0.15):  # let the decodes of what was sent finish
+            event = json.loads(await ws.receive_from())
+            assert event["type"] == "asr_partial" and event["req_id"] == "p1"
+            partials.append(event)
+    await _send(ws, type="stop", req_id="p1")
+    events = await _events_until(ws)
+    await ws.disconnect()
+    final = next(e for e in events if e["type"] == "asr")
+    assert len(partials) >= 2 and words(final["text"]) == words(QUESTION)
+    assert len(words(partials[0]["text"])) < len(words(QUESTION))  # seen before the sentence was complete
+    assert all(p["text"].startswith(p["stable"]) for p in partials)
+    done = next(e for e in events if e["type"] == "done")
+    assert done["metrics"]["asr_reused"] == 1  # the 300 ms of trailing silence had a pause decode
