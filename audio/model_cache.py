@@ -11,19 +11,23 @@ Process-local by design: models are memory, not shared state; every daphne proce
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from typing import Generic, TypeVar
 
 from django.conf import settings
 
+from observability import observe
+
 T = TypeVar("T")
 S = TypeVar("S", bound=Hashable)
 
 
 class ModelCache(Generic[T]):
-    def __init__(self, max_size: Callable[[], int]) -> None:
+    def __init__(self, max_size: Callable[[], int], *, kind: str = "model") -> None:
         self._max_size = max_size
+        self._kind = kind  # the metrics' label: asr, tts
         self._items: OrderedDict[Hashable, T] = OrderedDict()
         self._loading: dict[Hashable, threading.Lock] = {}
         self._lock = threading.Lock()
@@ -38,12 +42,15 @@ class ModelCache(Generic[T]):
             with self._lock:
                 if key in self._items:
                     return self._items[key]
+            started = time.perf_counter()
             value = load()
+            observe.model_loaded(self._kind, time.perf_counter() - started)  # load-time histogram
             with self._lock:
                 self._items[key] = value
                 self._loading.pop(key, None)
                 while len(self._items) > max(1, self._max_size()):
                     self._items.popitem(last=False)
+                observe.model_cache_size(self._kind, len(self._items))
             return value
 
     def cached_keys(self) -> list[Hashable]:
@@ -53,6 +60,7 @@ class ModelCache(Generic[T]):
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            observe.model_cache_size(self._kind, 0)
 
 
 class EngineRegistry(Generic[S, T]):
@@ -70,7 +78,7 @@ class EngineRegistry(Generic[S, T]):
         self._kind = kind
         self._factories = factories
         self._error = error
-        self._cache: ModelCache[T] = ModelCache(lambda: settings.VOICEBOT_MODEL_CACHE_SIZE)
+        self._cache: ModelCache[T] = ModelCache(lambda: settings.VOICEBOT_MODEL_CACHE_SIZE, kind=kind.lower())
 
     def names(self) -> list[str]:
         return [str(name) for name in self._factories]

@@ -25,6 +25,7 @@ from conversations.engine import run_greeting, run_turn
 from conversations.engine.events import Done, Error, Status, to_wire
 from conversations.session import ConversationSession, public_policy
 from embed import ownership, services
+from observability import observe
 
 log = logging.getLogger(__name__)
 KINDS = ("start", "chat", "history")
@@ -37,10 +38,12 @@ class PublicChatConsumer(AsyncWebsocketConsumer):
     conversation = None
     session: ConversationSession | None = None
     closed = False
+    counted: str | None = None  # the open-sockets gauge's kind, once accepted
 
     # --- connection ----------------------------------------------------------------------------
     async def connect(self) -> None:
         await self.accept()
+        self.counted = observe.socket_opened("widget")
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         self.secret = (query.get("key") or [""])[0]
         self.query_user_token = (query.get("user_token") or [None])[0]
@@ -59,6 +62,8 @@ class PublicChatConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         self.closed = True
+        observe.socket_closed(self.counted)
+        self.counted = None
         if self.session is not None:
             await self.session.close()  # a running turn stores what was said, marked interrupted
 
