@@ -38,6 +38,7 @@ from audio.streaming_asr import StreamingTranscriber
 from conversations.engine.events import Audio, Done, Error, Event, Interim, Metrics, Status, TextDelta, Transcript
 from conversations.engine.speculation import SpeculativeReply
 from conversations.engine.turn import TurnOptions
+from observability import observe
 
 if TYPE_CHECKING:
     from bots.models import Bot
@@ -136,7 +137,8 @@ async def speak_events(
             if state["tts_error"]:
                 continue
             try:
-                audio = await tts.synthesize(voice.tts, text)
+                with observe.tts_chunk(voice.tts.vendor, len(text)):  # span per synthesised chunk
+                    audio = await tts.synthesize(voice.tts, text)
             except Exception as exc:  # a broken voice must not lose the text reply
                 state["tts_error"] = str(exc)
                 await out.put(Error(f"TTS failed: {exc}", code="tts_error"))
@@ -180,6 +182,7 @@ async def speak_events(
         timings["tts_from_llm_start"] = _ms(engine_started_at, first_audio_at)
         if speech_ended_at is not None:
             timings["voice_to_voice"] = _ms(speech_ended_at, first_audio_at)
+        observe.voice_timings(timings)  # tts_first_audio and voice_to_voice histograms
     timings["total"] = stored["total"] = _ms(speech_ended_at if speech_ended_at is not None else started_at)
     await _record_timings(done.message_id, stored)
     yield Metrics(timings)
@@ -202,7 +205,8 @@ async def warm_up(voice: Voice, *, speak: bool = True) -> None:
 
 async def transcribe_utterance(voice: Voice, samples: np.ndarray) -> tuple[str, int]:
     started = time.perf_counter()
-    result = await asr.transcribe(voice.asr, samples, voice.language)
+    with observe.asr(voice.asr.engine, len(samples) / 16000):  # span and ASR-time histogram
+        result = await asr.transcribe(voice.asr, samples, voice.language)
     return result.text.strip(), _ms(started)
 
 
@@ -221,10 +225,6 @@ async def voice_turn(
     ended = speech_ended_at if speech_ended_at is not None else time.perf_counter()
     yield Status("asr")
     text, asr_ms = await transcribe_utterance(voice, samples)
-    yield Transcript(text)
-    if not text:
-        timings = {"asr": asr_ms, "total": _ms(ended)}
-        yield Metrics(timings)
     async for event in _turn_on_transcript(conversation, text, asr_ms, voice, speak, ended, options, None):
         yield event
 
@@ -270,28 +270,28 @@ async def _turn_on_transcript(
 ) -> AsyncIterator[Event]:
     from conversations.engine import run_turn
 
+    yield Transcript(text)
+    if not text:
+        timings = {"asr": asr_ms, "total": _ms(ended)}
+        yield Metrics(timings)
         yield Done(text="", metrics=timings)
         return
+    extra_timings = {"asr": asr_ms, **(extra or {})}
     options = replace(
         options or TurnOptions(),
         user_message_fields={**(options.user_message_fields if options else {}), "asr_ms": asr_ms},
         extra_timings_ms={**(options.extra_timings_ms if options else {}), **extra_timings},
-    extra_timings = {"asr": asr_ms, **(extra or {})}
     )
-    source = run_turn(conversation, text, options=options)
-    async for event in speak_events(source, voice, speak=speak, speech_ended_at=ended, extra_timings=extra_timings):
-        yield event
-
     if early is not None:
         adopted = early.for_transcript(text)
         if adopted is not None:
             options.model_stream = adopted.model_stream
             extra_timings["llm_early"] = 1
+    source = run_turn(conversation, text, options=options)
+    async for event in speak_events(source, voice, speak=speak, speech_ended_at=ended, extra_timings=extra_timings):
+        yield event
 
-async def text_turn(
-    conversation: Conversation, text: str, voice: Voice | None, *, speak: bool, options: TurnOptions | None = None
-) -> AsyncIterator[Event]:
-    """A typed turn, spoken when `speak` (the talk socket's `chat`, REST chat with `speak`)."""
+
 class EarlyReply:
     """The speculative model call of one utterance: (re)started on each pause transcript, adopted
     by the turn when the final transcript matches, discarded otherwise (see
@@ -330,6 +330,10 @@ class EarlyReply:
         await self._drop()
 
 
+async def text_turn(
+    conversation: Conversation, text: str, voice: Voice | None, *, speak: bool, options: TurnOptions | None = None
+) -> AsyncIterator[Event]:
+    """A typed turn, spoken when `speak` (the talk socket's `chat`, REST chat with `speak`)."""
     from conversations.engine import run_turn
 
     source = run_turn(conversation, text, options=options)
@@ -358,13 +362,13 @@ async def greeting_turn(
 
 __all__ = [
     "Audio",
+    "EarlyReply",
     "Voice",
     "greeting_turn",
     "speak_events",
+    "streamed_voice_turn",
     "text_turn",
-    "EarlyReply",
     "transcribe_utterance",
     "voice_turn",
     "warm_up",
-    "streamed_voice_turn",
 ]
