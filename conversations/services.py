@@ -81,6 +81,20 @@ def message_append(
     return message
 
 
+def turn_user_message_store(*, conversation_id: Any, content: str, **fields: Any) -> Message:
+    """The user's message as a turn starts: one INSERT, no transaction and no touch of the
+    conversation, because the turn's closing write (`assistant_reply_store`, or the interrupted
+    reply) updates the conversation's `updated_at` with its rollups. `fields` are metric columns."""
+    unknown = set(fields) - MESSAGE_FIELDS
+    if unknown:
+        raise TypeError(f"unknown message fields: {sorted(unknown)}")
+    message = Message(conversation_id=conversation_id, role=Message.Role.USER, content=content, **fields)
+    message.save(force_insert=True)
+    if fields.get("asr_ms") is not None:  # a spoken user turn: the conversation has voice
+        Conversation.objects.filter(pk=conversation_id, has_voice=False).update(has_voice=True)
+    return message
+
+
 @transaction.atomic
 def messages_append(*, conversation: Conversation, messages: list[dict[str, Any]]) -> list[Message]:
     """Store several messages in one transaction (a tool call with its result), in order."""

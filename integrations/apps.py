@@ -10,6 +10,7 @@ class IntegrationsConfig(AppConfig):
         reference's order (set_metadata is registered by conversations, which loads first). Tell
         `bots.services.bot_delete` which files a bot's conversations left behind, and
         `voicebot_rotate_secrets` which column holds encrypted headers."""
+        from bots.config_cache import invalidate_on
         from bots.crypto import register_encrypted_column
         from bots.services import register_bot_files
         from conversations.engine.tools import register_system_tool, register_tool_provider
@@ -25,3 +26,4 @@ class IntegrationsConfig(AppConfig):
         register_system_tool(ExportHttpResponseTool())
         register_bot_files(stored_files_of_bot)
         register_encrypted_column(IntegrationTool, "headers_ciphertext", "integration tool headers")
+        invalidate_on(IntegrationTool)  # the engine caches each bot's tool list (bots.config_cache)

@@ -14,13 +14,22 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from conversations.templating import render_template
 
 if TYPE_CHECKING:
     from bots.models import Bot
-    from conversations.models import Message
+
+
+class StoredRow(Protocol):
+    """What the history reads of a stored message (a Message, or a `values_list(named=True)` row)."""
+
+    role: str
+    content: str
+    tool_name: str
+    tool_kind: str
+    tool_call_id: str
 
 DEBUG_TOOL_NAME = "debug_llm_request"
 GREETING_INSTRUCTION = (
@@ -55,7 +64,7 @@ def model_tool_output(result: Any) -> str:
     return result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, default=str)
 
 
-def _payload(row: Message) -> dict[str, Any]:
+def _payload(row: StoredRow) -> dict[str, Any]:
     try:
         value = json.loads(row.content)
     except (TypeError, ValueError):
@@ -68,7 +77,7 @@ def _estimate(item: dict[str, Any]) -> int:
     return 4 + len(text if isinstance(text, str) else json.dumps(text)) // 4
 
 
-def history_items(rows: Iterable[Message]) -> list[dict[str, Any]]:
+def history_items(rows: Iterable[StoredRow]) -> list[dict[str, Any]]:
     """Stored rows (oldest first) → model input items."""
     rows = list(rows)
     calls: set[str] = set()

@@ -18,10 +18,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import httpx2
 import openai
+import orjson
 from django.conf import settings
 
-from conversations.engine.provider_http import ProviderAddressBlocked, guarded_async_http_client
+from conversations.engine.provider_http import ProviderAddressBlocked, guarded_aiohttp_client
 
 if TYPE_CHECKING:
     from bots.models import Bot
@@ -71,8 +73,10 @@ def resolve_target(bot: Bot) -> LLMTarget:
     return LLMTarget(secret, settings.OPENAI_BASE_URL or None, style, bot.openai_model)
 
 
-# One client per (key, server, timeout, retries) and event loop: an httpx connection pool belongs to
-# the loop that opened it, and sync views drive the engine on short-lived loops (async_to_sync).
+# One client per (key, server, timeout, retries) and event loop, reused by every turn: a connection
+# pool belongs to the loop that opened it, and sync views drive the engine on short-lived loops
+# (async_to_sync). The transport is aiohttp (a pool that does not scan every connection per request)
+# with the provider peer check (`provider_http.guarded_aiohttp_client`).
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple, openai.AsyncOpenAI]] = (
     weakref.WeakKeyDictionary()
 )
@@ -94,7 +98,7 @@ def client_for(target: LLMTarget) -> openai.AsyncOpenAI:
             base_url=target.base_url,
             timeout=timeout,
             max_retries=retries,
-            http_client=guarded_async_http_client(),  # refuses metadata/link-local peers on connect
+            http_client=guarded_aiohttp_client(),  # refuses metadata/link-local peers on connect
         )
         per_loop[cache_key] = client
     return client
@@ -162,16 +166,70 @@ async def stream_model(
 
 
 # Streams are read as plain dicts: the SDK still sends the request (retries, timeouts, auth, error
-# mapping) and decodes the SSE stream, raising for `error` events, but `cast_to=object` skips building
-# a pydantic model per event (the whole response object three times per call), which cost more CPU
-# than everything else in the stream. `input`/`tools`/`messages` are already plain JSON, so they go
-# out as they are instead of through the SDK's typed transform (tens of ms per call with history).
+# mapping), but no pydantic model is built per event (the whole response object three times per call,
+# which cost more CPU than everything else in the stream), and the SSE body is split and decoded here
+# (`_DictStream`, orjson) rather than line by line by the SDK's decoder (~17% of the server's CPU per
+# widget turn, docs/performance.md). `input`/`tools`/`messages` are already plain JSON, so they go out
+# as they are instead of through the SDK's typed transform (tens of ms per call with history).
 _STREAM_OPTIONS: dict[str, Any] = {"security": {"bearer_auth": True}}
+
+
+class _DictStream(openai.AsyncStream[object]):
+    """An SSE response as decoded JSON objects, with the SDK's stream rules: an event whose data has
+    an `error` raises `openai.APIError`; `[DONE]` ends it (the rest of the body is still read, so
+    the connection goes back to the pool); transport failures become APITimeoutError /
+    APIConnectionError; the response is closed at the end whatever happens."""
+
+    async def __stream__(self) -> AsyncIterator[Any]:
+        response = self.response
+        buffer = b""
+        done = False
+        try:
+            try:
+                async for chunk in response.aiter_bytes():
+                    buffer = (buffer + chunk) if buffer else chunk
+                    if b"\r" in buffer:
+                        buffer = buffer.replace(b"\r\n", b"\n")
+                    if done or b"\n\n" not in buffer:
+                        continue
+                    *events, buffer = buffer.split(b"\n\n")
+                    for raw in events:
+                        data = _sse_data(raw)
+                        if data is None:
+                            continue
+                        if data.startswith(b"[DONE]"):
+                            done = True
+                            break
+                        value = orjson.loads(data)
+                        if isinstance(value, dict) and value.get("error"):
+                            raise _stream_error(value["error"], response.request)
+                        yield value
+            except httpx2.TimeoutException as exc:
+                raise openai.APITimeoutError(request=response.request) from exc
+            except httpx2.TransportError as exc:
+                raise openai.APIConnectionError(request=response.request) from exc
+        finally:
+            await response.aclose()
+
+
+def _sse_data(raw: bytes) -> bytes | None:
+    """The `data` of one SSE event (its data lines joined), or None for comments and empty events."""
+    if raw.startswith(b"data: ") and b"\n" not in raw:  # the usual shape: one data line
+        return raw[6:]
+    lines = [line[5:].removeprefix(b" ") for line in raw.split(b"\n") if line.startswith(b"data:")]
+    return b"\n".join(lines) if lines else None
+
+
+def _stream_error(error: Any, request: httpx2.Request) -> openai.APIError:
+    message = error.get("message") if isinstance(error, dict) else None
+    if not message or not isinstance(message, str):
+        message = "An error occurred during streaming"
+    return openai.APIError(message=message, request=request, body=error)
 
 
 async def _post_stream(target: LLMTarget, path: str, body: dict[str, Any]) -> openai.AsyncStream[Any]:
     return await client_for(target).post(
-        path, cast_to=object, body=body, options=_STREAM_OPTIONS, stream=True, stream_cls=openai.AsyncStream[object]
+        path, cast_to=object, body=body, options=_STREAM_OPTIONS, stream=True, stream_cls=_DictStream
     )
 
 

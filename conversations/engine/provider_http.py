@@ -10,6 +10,10 @@ is `bots.network_policy.provider_peer_allowed`, the classification the integrati
 
 Behind an HTTP(S)_PROXY from the environment the peer is the proxy, so only the save-time check of the
 base URL applies to where the proxy goes.
+
+Two transports keep that rule: httpx/httpcore (`guarded_async_http_client`, `guarded_sync_http_client`,
+through the request's `trace` extension) and aiohttp (`guarded_aiohttp_client`, through its TCP
+connector), which the engine's SDK clients use (`conversations.engine.llm.client_for`).
 """
 
 from __future__ import annotations
@@ -17,8 +21,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import httpx2
 import openai
+from openai._vendor.httpx_aiohttp import Httpx2AiohttpClient
+from openai._vendor.httpx_aiohttp.transport import AiohttpTransport
 
 from bots.network_policy import PROVIDER_BLOCKED_MESSAGE, provider_peer_allowed
 
@@ -83,3 +90,68 @@ def guarded_async_http_client() -> httpx2.AsyncClient:
 def guarded_sync_http_client() -> httpx2.Client:
     """The same for the synchronous SDK client (`openai.OpenAI(http_client=...)`)."""
     return openai.DefaultHttpxClient(event_hooks={"request": [_check_sync], "response": []})
+
+
+# --- the engine's transport: aiohttp under the SDK ---------------------------------------------------
+# httpcore's pool checks every pooled connection for expiry on each request (a getpeername syscall
+# apiece), so with hundreds of concurrent streams each new request cost O(connections): ~12% of the
+# server's CPU in the widget benchmark (docs/performance.md). aiohttp's connector takes a free
+# connection per host from a queue. The same rule holds there: the connector checks the address each
+# new connection actually reached, after connect and before the request is written.
+
+
+class _GuardedConnector(aiohttp.TCPConnector):
+    """A TCP connector that refuses a connection whose peer the policy refuses (closed at once)."""
+
+    def __init__(self, *, peer_allowed: Callable[[str], bool] = provider_peer_allowed, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._peer_allowed = peer_allowed
+
+    async def _wrap_create_connection(self, *args: Any, req: Any, **kwargs: Any) -> tuple[Any, Any]:
+        transport, protocol = await super()._wrap_create_connection(*args, req=req, **kwargs)
+        peer = transport.get_extra_info("peername")
+        if not peer or not self._peer_allowed(str(peer[0])):
+            transport.close()
+            raise ProviderAddressBlocked(httpx2.Request(req.method, str(req.url)))
+        return transport, protocol
+
+
+class _GuardedAiohttpClient(Httpx2AiohttpClient):
+    """The SDK's aiohttp client (`openai.DefaultAioHttpClient`: its timeouts, limits, redirects) whose
+    transports, direct and through a proxy from the environment, connect through `_GuardedConnector`."""
+
+    def __init__(self, *, peer_allowed: Callable[[str], bool] = provider_peer_allowed, **kwargs: Any) -> None:
+        self._peer_allowed = peer_allowed
+        kwargs.setdefault("timeout", openai.DEFAULT_TIMEOUT)
+        kwargs.setdefault("limits", openai.DEFAULT_CONNECTION_LIMITS)
+        kwargs.setdefault("follow_redirects", True)
+        super().__init__(**kwargs)
+
+    def _guarded_transport(self, *, proxy: httpx2.Proxy | None = None, **kwargs: Any) -> AiohttpTransport:
+        transport = AiohttpTransport(proxy=proxy, **kwargs)
+        limits: httpx2.Limits = kwargs.get("limits") or openai.DEFAULT_CONNECTION_LIMITS
+        peer_allowed = self._peer_allowed
+
+        def session() -> aiohttp.ClientSession:  # built on first use, inside the running loop
+            connector = _GuardedConnector(
+                peer_allowed=peer_allowed,
+                ssl=transport.ssl_context,
+                limit=limits.max_connections or 0,
+                keepalive_timeout=limits.keepalive_expiry,
+            )
+            return aiohttp.ClientSession(connector=connector)
+
+        transport.client = session
+        return transport
+
+    def _init_transport(self, transport: httpx2.AsyncBaseTransport | None = None, **kwargs: Any) -> Any:
+        return transport if transport is not None else self._guarded_transport(**kwargs)
+
+    def _init_proxy_transport(self, proxy: httpx2.Proxy, **kwargs: Any) -> Any:
+        return self._guarded_transport(proxy=proxy, **kwargs)
+
+
+def guarded_aiohttp_client(*, peer_allowed: Callable[[str], bool] = provider_peer_allowed) -> httpx2.AsyncClient:
+    """The async client the engine's SDK clients use: aiohttp transport, peer checked on connect.
+    `peer_allowed` is the rule (tests pass a stricter one to see a real connection refused)."""
+    return _GuardedAiohttpClient(peer_allowed=peer_allowed)

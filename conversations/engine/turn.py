@@ -22,7 +22,7 @@ from django.conf import settings
 
 from bots.models import Bot
 from conversations import pricing, services
-from conversations.engine import history, turn_lock
+from conversations.engine import bot_config, history, turn_lock
 from conversations.engine.events import (
     Done,
     Error,
@@ -41,10 +41,9 @@ from conversations.engine.llm import (
     StreamEnd,
     TextChunk,
     request_payload,
-    resolve_target,
     stream_model,
 )
-from conversations.engine.tools import ToolContext, ToolOutcome, ToolSet, canonical_name, resolve_tools
+from conversations.engine.tools import ToolContext, ToolOutcome, ToolSet, canonical_name
 from conversations.models import Conversation, Message
 from conversations.templating import render_template
 from observability import observe
@@ -69,7 +68,6 @@ class TurnOptions:
 
 @dataclass
 class _Prepared:
-    conversation: Conversation
     bot: Bot
     metadata: dict[str, Any]
     target: LLMTarget | None
@@ -79,30 +77,30 @@ class _Prepared:
 
 
 def _prepare(
-    conversation_id: Any, user_text: str | None, user_fields: dict[str, Any], *, with_tools: bool
+    conversation: Conversation, user_text: str | None, user_fields: dict[str, Any], *, with_tools: bool
 ) -> _Prepared:
-    """Everything a turn needs from the database, in one thread hop: the fresh conversation with its
-    bot and key, the stored user message, the history rows and the bot's tools."""
-    conversation = Conversation.objects.select_related("bot", "bot__openai_key").get(pk=conversation_id)
-    bot = conversation.bot
+    """Everything a turn needs, in one thread hop: the bot's configuration (cached per process,
+    `engine.bot_config`), the conversation's fresh metadata, the history rows, and the user's
+    message stored (one INSERT; the history is read before it, the new message added in memory)."""
+    found = Conversation.objects.filter(pk=conversation.pk).values_list("metadata", flat=True)[:1]
+    if not found:
+        raise Conversation.DoesNotExist("Conversation not found")
+    metadata = found[0] if isinstance(found[0], dict) else {}
+    config = bot_config.turn_config(conversation.bot_id)
+    items: list[dict[str, Any]] = []
     if user_text is not None:
-        services.message_append(conversation=conversation, role=Message.Role.USER, content=user_text, **user_fields)
-    target, error = None, None
-    try:
-        target = resolve_target(bot)
-    except LLMError as exc:
-        error = exc
-    rows: list[Message] = []
-    if user_text is not None:
-        rows = list(
+        rows = list(  # named tuples, not model instances: the rows are only read
             Message.objects.filter(conversation_id=conversation.pk)
             .order_by("-created_at")
-            .only("role", "content", "tool_name", "tool_kind", "tool_call_id", "created_at")[:HISTORY_ROW_LIMIT]
+            .values_list("role", "content", "tool_name", "tool_kind", "tool_call_id", named=True)[:HISTORY_ROW_LIMIT]
         )
         rows.reverse()
-    metadata = conversation.metadata if isinstance(conversation.metadata, dict) else {}
-    tools = resolve_tools(bot) if (with_tools and error is None) else None
-    return _Prepared(conversation, bot, metadata, target, error, history.history_items(rows), tools)
+        items = history.history_items(rows)
+        services.turn_user_message_store(conversation_id=conversation.pk, content=user_text, **user_fields)
+        if user_text:
+            items.append({"role": "user", "content": user_text})
+    tools = config.tools if with_tools else None
+    return _Prepared(config.bot, metadata, config.target, config.error, items, tools)
 
 
 def _parse_arguments(raw: str) -> tuple[dict[str, Any] | None, str]:
@@ -359,7 +357,7 @@ class _Turn:
     # --- the loop --------------------------------------------------------------------------------
     async def run(self, user_text: str) -> AsyncIterator[Event]:
         prepared = await sync_to_async(_prepare)(
-            self.conversation.pk, user_text, dict(self.options.user_message_fields), with_tools=True
+            self.conversation, user_text, dict(self.options.user_message_fields), with_tools=True
         )
         if prepared.error is not None or prepared.target is None:
             error = prepared.error or LLMError("No model configured.", "no_key")
@@ -431,7 +429,7 @@ class _Turn:
             conversation_items += step.output_items + outputs
 
     async def greet(self) -> AsyncIterator[Event]:
-        prepared = await sync_to_async(_prepare)(self.conversation.pk, None, {}, with_tools=False)
+        prepared = await sync_to_async(_prepare)(self.conversation, None, {}, with_tools=False)
         bot, metadata = prepared.bot, prepared.metadata
         self.conversation.metadata = metadata
         static = (bot.start_message_text or "").strip()

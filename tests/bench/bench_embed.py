@@ -1,25 +1,32 @@
-"""Load test of the public chat socket: N concurrent widget conversations against ONE daphne process.
+"""Load test of the public chat socket: N concurrent widget conversations against the ASGI server.
 
 Everything runs on loopback, each part in its own process so they do not share a GIL: the OpenAI
-double (300 ms time to first token, 20 ms per token), one daphne serving a fresh SQLite database,
-and this process driving N websocket clients (the `websockets` library, speaking the widget's
-protocol). Each client connects, sends `start` (the greeting is a model call too), waits until all
-clients are ready, then sends CHATS_PER_CLIENT chat messages, each after a random think time.
-Two load profiles run for every N (BENCH_EMBED_PROFILES picks, default both):
+double (an instant model, or 300 ms to first token and 20 ms per token), the server as `make run`
+starts it (`tests.e2e.conftest.server_command`: uvicorn) on a fresh SQLite database, and this
+process driving N websocket clients (the `websockets` library, speaking the widget's protocol).
+Each client connects, sends `start` (the bot's default greeting is a model call too), waits until
+all clients are ready, then sends its chat messages. Load profiles:
 
-- `burst`: 0.2-1.5 s between a client's messages, the original aggressive load (N=200 is about
-  230 turns a second at its peak); far faster than people type, it measures the process's ceiling.
-- `people`: 2-8 s (a person reading the reply and typing the next one; N=200 is about 40 turns
-  a second).
+- `once`: every client sends one chat at the same instant (the burst ceiling);
+- `burst`: two chats each, 0.2-1.5 s apart (far faster than people type);
+- `people`: two chats each, 2-8 s apart (a person reading the reply and typing the next one).
 
-Server-added latency of a chat turn = what the client waited minus what the model double itself
-took: first token: (first text_delta - send) - TTFT; whole turn: (done - send) - (TTFT + (tokens-1)
-x token delay). It covers the socket, the limits, the database writes and the engine. Each N is
-bounded (PHASE_TIMEOUT_S) and stops itself; errors are counted, never retried.
+Measured per run:
+- **server CPU per chat turn**: utime+stime of the server process(es) from /proc over the chat phase
+  only (greetings done, all clients connected), divided by the chat turns answered;
+- **queries per chat turn**: SQL statements the server ran over the same phase (the server runs
+  `tests.bench.counting_asgi`, the project's app with a statement counter);
+- **added latency**: what the client waited minus what the model double itself took: first token:
+  (first text_delta - send) - TTFT; whole turn: (done - send) - (TTFT + (tokens-1) x token delay).
 
-    python -m tests.bench embed              # N = 50, 200, 500; burst and people
-    BENCH_EMBED_N=20 BENCH_EMBED_PROFILES=people python -m tests.bench embed
-    BENCH_EMBED_DB_QUERY="?conn_max_age=600" python -m tests.bench embed   # persistent DB connections
+Errors are counted, never retried; each run is bounded (PHASE_TIMEOUT_S). The load average is in
+every row's notes: the machine is shared, so re-run a busy figure.
+
+    python -m tests.bench embed                                   # the default runs (see RUNS)
+    BENCH_EMBED_RUNS="300ms:people:500" python -m tests.bench embed
+    BENCH_EMBED_RUNS="300ms-x2:once:100" python -m tests.bench embed   # two processes behind Redis
+    BENCH_EMBED_DB_QUERY="?conn_max_age=600" python -m tests.bench embed
+    BENCH_EMBED_PYSPY=/tmp/prof python -m tests.bench embed      # py-spy collapsed stacks per run
 """
 
 from __future__ import annotations
@@ -28,34 +35,39 @@ import asyncio
 import json
 import os
 import random
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
 from tests.e2e.conftest import free_port, server_command, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[2]
-TTFT_S = 0.300
-TOKEN_DELAY_S = 0.020
+# The double's standard two-sentence reply.
 REPLY = "Thanks for asking! Our shop opens at nine and closes at six, every day except Sunday."
-CHATS_PER_CLIENT = 2
-# Seconds between a client's messages, per load profile.
-PROFILES = {"burst": (0.2, 1.5), "people": (2.0, 8.0)}
+MODELS = {"instant": (0.0, 0.0), "300ms": (0.300, 0.020)}  # time to first token, delay per token
+# Profile: (seconds between a client's messages, chats per client).
+PROFILES = {"once": ((0.0, 0.0), 1), "burst": ((0.2, 1.5), 2), "people": ((2.0, 8.0), 2)}
+# model[-x2]:profile:N; "-x2" = two server processes behind Redis (channels-redis, Redis cache).
+DEFAULT_RUNS = "instant:once:100,300ms:once:100,300ms:people:200,300ms:people:500,300ms-x2:once:100"
 RAMP_S_PER_100 = 1.0  # connections open over N/100 seconds
 PHASE_TIMEOUT_S = 240.0
 EVENT_TIMEOUT_S = 60.0
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-_DOUBLE = f"""
+_DOUBLE = """
 import sys, time
-sys.path.insert(0, {str(ROOT)!r})
+sys.path.insert(0, {root!r})
 import http.server
 http.server.ThreadingHTTPServer.request_queue_size = 2048  # the default listen backlog (5) drops bursts
 from tests.doubles.openai_server import OpenAIDouble
-d = OpenAIDouble(ttft_s={TTFT_S}, token_delay_s={TOKEN_DELAY_S}, default_text={REPLY!r}).start()
+d = OpenAIDouble(ttft_s={ttft}, token_delay_s={token}, default_text={reply!r}).start()
 print(d.base_url, flush=True)
 sys.stdin.read()  # until the bench closes our stdin
 d.stop()
@@ -80,13 +92,45 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-class _Stack:
-    """The double, the database and daphne for one run; stopped in `close()`."""
+def _cpu_ms(pid: int) -> float:
+    """utime + stime of a process (all its threads), in ms."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / CLK_TCK
 
-    def __init__(self) -> None:
+
+def _redis() -> tuple[subprocess.Popen, str]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is missing (apt-get install -y redis-server)")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        try:
+            import socket
+
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return process, f"redis://127.0.0.1:{port}/0"
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("redis-server did not start")
+
+
+class _Stack:
+    """The double, the database, Redis (two processes) and the server(s) for one model; `close()` stops them."""
+
+    def __init__(self, model: str, processes: int = 1) -> None:
         from cryptography.fernet import Fernet
 
+        self.ttft_s, self.token_delay_s = MODELS[model]
         self.tmp = tempfile.TemporaryDirectory(prefix="bench-embed-")
+        self.servers: list[subprocess.Popen] = []
+        self.logs: list = []
+        self.redis = None
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -102,11 +146,13 @@ class _Stack:
             "PYTHONUNBUFFERED": "1",
         }
         self.env.pop("REDIS_URL", None)
+        if processes > 1:
+            self.redis, self.env["REDIS_URL"] = _redis()
+        script = _DOUBLE.format(root=str(ROOT), ttft=self.ttft_s, token=self.token_delay_s, reply=REPLY)
         self.double = subprocess.Popen(
-            [sys.executable, "-c", _DOUBLE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT
+            [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT
         )
         self.env["OPENAI_BASE_URL"] = self.double.stdout.readline().strip()
-        self.daphne = None
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=self.env, check=True
         )
@@ -115,34 +161,50 @@ class _Stack:
         )
         ids = json.loads(seeded.stdout.strip().splitlines()[-1])
         self.bot_id, self.secret = ids["bot"], ids["secret"]
-        port = free_port()
-        self.log = open(Path(self.tmp.name) / "daphne.log", "w")  # noqa: SIM115 (closed in close())
-        self.daphne = subprocess.Popen(
-            server_command(port),  # uvicorn, as make run starts it (attribute name kept: .daphne)
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        self.url = f"ws://127.0.0.1:{port}"
-        wait_for_http(f"http://127.0.0.1:{port}/healthz", process=self.daphne)
+        self.urls: list[str] = []
+        self.http: list[str] = []
+        for n in range(processes):
+            port = free_port()
+            log = open(Path(self.tmp.name) / f"server-{n}.log", "w")  # noqa: SIM115 (closed in close())
+            self.logs.append(log)
+            server = subprocess.Popen(
+                server_command(port, app="tests.bench.counting_asgi:application"),
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            self.servers.append(server)
+            self.urls.append(f"ws://127.0.0.1:{port}")
+            self.http.append(f"http://127.0.0.1:{port}")
+            wait_for_http(f"http://127.0.0.1:{port}/healthz", process=server)
+
+    def stats(self) -> tuple[float, int]:
+        """(CPU ms, SQL statements) summed over the server processes."""
+        cpu, queries = 0.0, 0
+        for server, base in zip(self.servers, self.http, strict=True):
+            cpu += _cpu_ms(server.pid)
+            with urllib.request.urlopen(f"{base}/__bench/stats", timeout=10) as answer:
+                queries += json.loads(answer.read())["queries"]
+        return cpu, queries
 
     def close(self) -> None:
-        for process in (self.daphne, self.double):
+        if self.double.stdin:
+            self.double.stdin.close()
+        for process in [*self.servers, self.double, self.redis]:
             if process is None:
                 continue
-            if process is self.double and process.stdin:
-                process.stdin.close()
             process.terminate()
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
-        self.log.close()
+        for log in self.logs:
+            log.close()
         self.tmp.cleanup()
 
 
-async def _events_until(ws, stage_idle: bool = True) -> list[tuple[float, dict]]:
+async def _events_until(ws) -> list[tuple[float, dict]]:
     got = []
     while True:
         raw = await asyncio.wait_for(ws.recv(), EVENT_TIMEOUT_S)
@@ -153,11 +215,19 @@ async def _events_until(ws, stage_idle: bool = True) -> list[tuple[float, dict]]
 
 
 async def _client(
-    index: int, stack: _Stack, ready: list, go: asyncio.Event, results: dict, ramp: float, think: tuple
+    index: int,
+    stack: _Stack,
+    ready: list,
+    go: asyncio.Event,
+    results: dict,
+    ramp: float,
+    think: tuple,
+    chats: int,
 ) -> None:
     import websockets
 
-    url = f"{stack.url}/public/v1/ws/bots/{stack.bot_id}/chat?key={stack.secret}&user_conversation_id=bench-{index}"
+    base = stack.urls[index % len(stack.urls)]
+    url = f"{base}/public/v1/ws/bots/{stack.bot_id}/chat?key={stack.secret}&user_conversation_id=bench-{index}"
     try:
         await asyncio.sleep(random.uniform(0, RAMP_S_PER_100 * ramp))  # ramp the connections
         async with websockets.connect(url, open_timeout=EVENT_TIMEOUT_S, ping_interval=None, max_size=2**20) as ws:
@@ -167,8 +237,9 @@ async def _client(
                 results["errors"] += 1
             ready.append(index)
             await go.wait()
-            for turn in range(CHATS_PER_CLIENT):
-                await asyncio.sleep(random.uniform(*think))
+            for turn in range(chats):
+                if think[1]:
+                    await asyncio.sleep(random.uniform(*think))
                 sent = time.perf_counter()
                 await ws.send(json.dumps({"type": "chat", "req_id": f"c{index}-{turn}", "text": "When do you open?"}))
                 events = await _events_until(ws)
@@ -183,74 +254,136 @@ async def _client(
                     results["errors"] += 1
                     continue
                 tokens = len(next(e for _, e in events if e["type"] == "done")["text"].split())
-                results["first"].append((first - sent - TTFT_S) * 1000)
-                results["done"].append((done - sent - TTFT_S - max(0, tokens - 1) * TOKEN_DELAY_S) * 1000)
+                results["first"].append((first - sent - stack.ttft_s) * 1000)
+                results["done"].append((done - sent - stack.ttft_s - max(0, tokens - 1) * stack.token_delay_s) * 1000)
                 results["turns"] += 1
     except Exception as exc:  # a failed client is an error, the others go on
         results["errors"] += 1
         results["error_samples"].append(f"{type(exc).__name__}: {exc}"[:120])
 
 
-async def _run_n(stack: _Stack, n: int, think: tuple, phase: int) -> dict:
+async def _run_n(stack: _Stack, n: int, profile: str, phase: int) -> dict:
+    think, chats = PROFILES[profile]
     results = {"first": [], "done": [], "errors": 0, "turns": 0, "error_samples": []}
     ready: list[int] = []
     go = asyncio.Event()
     tasks = [
-        asyncio.create_task(_client(i + phase * 10_000, stack, ready, go, results, n / 100, think)) for i in range(n)
+        asyncio.create_task(_client(i + phase * 10_000, stack, ready, go, results, n / 100, think, chats))
+        for i in range(n)
     ]
     started = time.perf_counter()
     deadline = started + PHASE_TIMEOUT_S
     while len(ready) + results["errors"] < n and time.perf_counter() < deadline:
         await asyncio.sleep(0.05)
     results["setup_s"] = time.perf_counter() - started
+    await asyncio.sleep(0.5)  # let the last greetings' writes settle before the chat phase is measured
+    profiler = _profile(stack, f"{phase}-{profile}-{n}")
+    cpu_before, queries_before = await asyncio.to_thread(stack.stats)
     go.set()
     _, pending = await asyncio.wait(tasks, timeout=max(1.0, deadline - time.perf_counter()))
+    cpu_after, queries_after = await asyncio.to_thread(stack.stats)
+    if profiler is not None:
+        profiler.send_signal(signal.SIGINT)
+        await asyncio.to_thread(profiler.wait, 30)
     for task in pending:
         task.cancel()
         results["errors"] += 1
+    results["cpu_ms"] = cpu_after - cpu_before
+    results["queries"] = queries_after - queries_before
     results["wall_s"] = time.perf_counter() - started
     return results
 
 
-def run() -> list[dict]:
-    sizes = [int(x) for x in os.environ.get("BENCH_EMBED_N", "50,200,500").split(",") if x.strip()]
-    profiles = [p.strip() for p in os.environ.get("BENCH_EMBED_PROFILES", "burst,people").split(",") if p.strip()]
-    rows: list[dict] = []
-    stack = _Stack()
-    try:
-        for phase, (n, profile) in enumerate(((n, p) for p in profiles for n in sizes), start=1):
-            think = PROFILES[profile]
-            results = asyncio.run(_run_n(stack, n, think, phase))
-            expected = n * CHATS_PER_CLIENT
-            note = (
-                f"{profile}: {think[0]:g}-{think[1]:g} s think time; {results['turns']}/{expected} chat turns ok,"
-                f" setup {results['setup_s']:.1f}s, load avg {os.getloadavg()[0]:.1f}"
-            )
-            if results["error_samples"]:
-                note += f"; e.g. {results['error_samples'][0]}"
-            for label, values in (("first token", results["first"]), ("whole turn", results["done"])):
-                for q in (50, 95):
-                    rows.append(
-                        {
-                            "benchmark": f"embed {profile} N={n}",
-                            "metric": f"added latency {label} p{q}",
-                            "value": round(_percentile(values, q), 1),
-                            "unit": "ms",
-                            "notes": note if (label, q) == ("first token", 50) else "",
-                        }
-                    )
+def _profile(stack: _Stack, label: str) -> subprocess.Popen | None:
+    """With BENCH_EMBED_PYSPY=<dir>: py-spy (pip install py-spy) records the first server's stacks
+    over the chat phase, as collapsed stacks in <dir>/<label>.txt."""
+    folder = os.environ.get("BENCH_EMBED_PYSPY")
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not folder:
+        return None
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    command = [spy, "record", "-p", str(stack.servers[0].pid), "-f", "raw", "-r", "200", "--nonblocking"]
+    process = subprocess.Popen(
+        [*command, "-o", f"{folder}/{label}.txt"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    time.sleep(1.0)  # py-spy attaches
+    return process
+
+
+def _runs() -> list[tuple[str, int, str, int]]:
+    """(model, processes, profile, N) from BENCH_EMBED_RUNS."""
+    runs = []
+    for spec in os.environ.get("BENCH_EMBED_RUNS", DEFAULT_RUNS).split(","):
+        if not spec.strip():
+            continue
+        model, profile, n = spec.strip().split(":")
+        model, _, copies = model.partition("-x")
+        runs.append((model, int(copies or 1), profile, int(n)))
+    return runs
+
+
+def _rows(model: str, processes: int, profile: str, n: int, results: dict) -> list[dict]:
+    name = f"embed {model}{' x' + str(processes) if processes > 1 else ''} {profile} N={n}"
+    think, chats = PROFILES[profile]
+    turns = results["turns"]
+    note = (
+        f"{turns}/{n * chats} chat turns ok, {results['errors']} errors, setup {results['setup_s']:.1f}s, "
+        f"load avg {os.getloadavg()[0]:.1f}"
+        + (f"; {processes} processes, Redis" if processes > 1 else "")
+        + (f"; e.g. {results['error_samples'][0]}" if results["error_samples"] else "")
+    )
+    rows = [
+        {
+            "benchmark": name,
+            "metric": "server CPU per chat turn",
+            "value": round(results["cpu_ms"] / turns, 2) if turns else float("nan"),
+            "unit": "ms",
+            "notes": note,
+        },
+        {
+            "benchmark": name,
+            "metric": "queries per chat turn",
+            "value": round(results["queries"] / turns, 1) if turns else float("nan"),
+            "unit": "queries",
+        },
+        {"benchmark": name, "metric": "errors", "value": results["errors"], "unit": ""},
+    ]
+    for label, values in (("first token", results["first"]), ("whole turn", results["done"])):
+        for q in (50, 95):
             rows.append(
-                {"benchmark": f"embed {profile} N={n}", "metric": "errors", "value": results["errors"], "unit": ""}
+                {
+                    "benchmark": name,
+                    "metric": f"added latency {label} p{q}",
+                    "value": round(_percentile(values, q), 1),
+                    "unit": "ms",
+                }
             )
-            if results["first"]:
-                rows.append(
-                    {
-                        "benchmark": f"embed {profile} N={n}",
-                        "metric": "added latency first token mean",
-                        "value": round(statistics.fmean(results["first"]), 1),
-                        "unit": "ms",
-                    }
-                )
+    if results["first"]:
+        rows.append(
+            {
+                "benchmark": name,
+                "metric": "added latency first token mean",
+                "value": round(statistics.fmean(results["first"]), 1),
+                "unit": "ms",
+            }
+        )
+    return rows
+
+
+def run() -> list[dict]:
+    rows: list[dict] = []
+    stacks: dict[tuple[str, int], _Stack] = {}
+    try:
+        for phase, (model, processes, profile, n) in enumerate(_runs(), start=1):
+            if (model, processes) not in stacks:
+                for stack in stacks.values():
+                    stack.close()
+                stacks = {(model, processes): _Stack(model, processes)}
+            results = asyncio.run(_run_n(stacks[(model, processes)], n, profile, phase))
+            found = _rows(model, processes, profile, n, results)
+            rows.extend(found)
+            print("   " + "; ".join(f"{r['metric']} {r['value']}" for r in found[:5]), flush=True)
     finally:
-        stack.close()
+        for stack in stacks.values():
+            stack.close()
     return rows
