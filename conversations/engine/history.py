@@ -31,6 +31,7 @@ class StoredRow(Protocol):
     tool_kind: str
     tool_call_id: str
 
+
 DEBUG_TOOL_NAME = "debug_llm_request"
 GREETING_INSTRUCTION = (
     "Generate a short opening message to start a voice conversation. Keep it concise and end with a question."
