@@ -45,6 +45,7 @@ from conversations.engine import TurnOptions
 from conversations.engine.events import ConversationStarted, Status
 from conversations.services import ConversationLookupError, conversation_for_bot
 from conversations.session import STUDIO_POLICY, ConversationSession
+from observability import observe
 
 log = logging.getLogger(__name__)
 ALLOWED_SAMPLE_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000)
@@ -137,9 +138,11 @@ def _flags(message: dict) -> tuple[bool, bool, TurnOptions]:
 
 class TalkConsumer(AsyncWebsocketConsumer):
     session: ConversationSession | None = None
+    counted: str | None = None  # the open-sockets gauge's kind, once accepted
 
     async def connect(self) -> None:
         await self.accept()
+        self.counted = observe.socket_opened("talk")
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self._send({"type": "error", "error": "Authentication required"})
@@ -165,6 +168,8 @@ class TalkConsumer(AsyncWebsocketConsumer):
             pass
 
     async def disconnect(self, code: int) -> None:
+        observe.socket_closed(self.counted)
+        self.counted = None
         warm_up = getattr(self, "warm_up", None)
         if warm_up is not None and not warm_up.done():
             warm_up.cancel()

@@ -28,3 +28,14 @@ async def test_a_widget_socket_is_counted_while_open_and_its_turn_under_widget(
     assert sample("voicebot_turns_total", channel="widget", outcome="ok") - before_turns == 1
     await socket.close()
     assert sample("voicebot_open_sockets", kind="widget") == before_open
+
+
+@pytest.mark.voice
+async def test_a_studio_talk_socket_is_counted_while_open(voice_bot, staff_user):
+    from tests.audio.test_talk_socket import _connect
+
+    before = sample("voicebot_open_sockets", kind="talk")
+    ws = await _connect(voice_bot, staff_user)
+    assert sample("voicebot_open_sockets", kind="talk") - before == 1
+    await ws.disconnect()
+    assert sample("voicebot_open_sockets", kind="talk") == before
