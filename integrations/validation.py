@@ -22,6 +22,7 @@ from jsonschema.exceptions import SchemaError
 
 from bots.rules import SYSTEM_TOOL_NAMES, TOOL_NAME_MESSAGE, is_tool_name
 from integrations.models import IntegrationTool
+from integrations.replies import expand_shorthand
 
 MAX_TEMPLATE_CHARS = 100_000
 _PLACEHOLDER = re.compile(r"\{\{.*?\}\}", re.S)
@@ -152,7 +153,9 @@ def validate_jinja_template(value: Any, *, field: str = "static_reply_template")
     text = _text(value, field=field)
     if text.strip():
         try:
-            _jinja.parse(text)
+            # The renderer's shorthand (`{{ .firstName }}` for `meta.firstName`) is expanded first, so
+            # what renders is what validates.
+            _jinja.parse(expand_shorthand(text))
         except jinja2.TemplateSyntaxError as exc:
             raise ValidationError({field: f"Jinja2 syntax error on line {exc.lineno}: {exc.message}"}) from None
     return text

@@ -8,8 +8,9 @@ import uuid
 import pytest
 from django.db import connection
 
-from bots.models import Bot
+from bots.services import bot_create, bot_update
 from integrations.models import IntegrationTool
+from integrations.services_tools import tool_create
 
 pytestmark = pytest.mark.django_db
 
@@ -95,10 +96,9 @@ def test_it_keeps_headers_when_an_update_omits_them_and_clears_them_when_blank(s
 
 
 def test_it_lists_tools_with_system_tools_and_disabled_tools(staff_api, bot):
-    bot.disabled_tools = ["web_search"]
-    bot.save()
+    bot_update(bot=bot, disabled_tools=["web_search"])
     create_tool(staff_api, bot)
-    IntegrationTool.objects.create(bot=Bot.objects.create(name="Other"), name="not_mine", url="https://x.example")
+    tool_create(bot=bot_create(name="Other"), name="not_mine", url="https://x.example")
 
     response = staff_api.get(f"/api/bots/{bot.id}/tools")
 
@@ -150,12 +150,19 @@ def test_it_refuses_an_invalid_tool_with_a_field_error(staff_api, bot, extra, fi
     assert not IntegrationTool.objects.exists()
 
 
+def test_it_accepts_the_metadata_shorthand_the_renderer_supports(staff_api, bot):
+    template = "Hello {{ .firstName }}{% if .plan == 'gold' %}, gold member{% endif %}!"
+    response = create_tool(staff_api, bot, static_reply_template=template)
+    assert response.status_code == 201, response.json()
+    assert response.json()["static_reply_template"] == template
+
+
 def test_it_refuses_a_duplicate_name_on_the_same_bot_only(staff_api, bot):
     create_tool(staff_api, bot)
     duplicate = create_tool(staff_api, bot)
     assert duplicate.status_code == 400
     assert duplicate.json()["name"] == ["Tool name already exists for this bot"]
-    other = Bot.objects.create(name="Other")
+    other = bot_create(name="Other")
     assert create_tool(staff_api, other).status_code == 201
 
 
@@ -190,7 +197,7 @@ def test_it_deletes_a_tool(staff_api, bot):
 
 def test_it_answers_404_for_a_tool_of_another_bot_or_an_unknown_bot(staff_api, bot):
     tool_id = create_tool(staff_api, bot).json()["id"]
-    other = Bot.objects.create(name="Other")
+    other = bot_create(name="Other")
     assert (
         staff_api.put(f"/api/bots/{other.id}/tools/{tool_id}", {"description": "x"}, format="json").status_code == 404
     )
@@ -202,7 +209,7 @@ def test_it_answers_404_for_a_tool_of_another_bot_or_an_unknown_bot(staff_api, b
 
 
 def test_it_refuses_anonymous_and_non_staff_users(anonymous_api, stranger_api, bot):
-    tool = IntegrationTool.objects.create(bot=bot, name="t", url="https://x.example")
+    tool = tool_create(bot=bot, name="t", url="https://x.example")
     for api in (anonymous_api, stranger_api):
         assert api.get(f"/api/bots/{bot.id}/tools").status_code in (401, 403)
         assert create_tool(api, bot).status_code in (401, 403)
