@@ -25,6 +25,8 @@ def _twiml(response: VoiceResponse) -> HttpResponse:
 @csrf_exempt  # Twilio cannot send a CSRF token; its signature is the proof instead
 @require_POST
 def twilio_voice(request: HttpRequest, bot_id: Any) -> HttpResponse:
+    if not request.headers.get(SIGNATURE_HEADER):  # anonymous: refused before anything is looked up
+        return HttpResponse("Missing Twilio signature.", status=403, content_type="text/plain")
     line = services.phone_line_for_bot(bot_id)
     if line is None:
         return HttpResponse("No phone line for this bot.", status=404, content_type="text/plain")

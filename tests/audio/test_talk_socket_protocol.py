@@ -57,7 +57,12 @@ async def test_it_answers_mistakes_with_errors_and_stays_open(voice_bot, staff_u
     await _send(ws, type="chat", text="hi")
     assert (await _error(ws))["error"] == "Missing req_id"
     await _send(ws, type="dance", req_id="x")
-    assert (await _error(ws)) == {"type": "error", "error": "Unknown message type: dance", "req_id": "x"}
+    assert (await _error(ws)) == {
+        "type": "error",
+        "error": "Unknown message type: dance",
+        "code": "bad_request",
+        "req_id": "x",
+    }
     await _send(ws, type="chat", req_id="x", text=42)
     assert (await _error(ws))["error"] == "text must be a string"
     await _send(ws, type="start", req_id="x", speak="yes")
