@@ -11,9 +11,10 @@ the last space before max_chars (a hard cut when that space is in the first half
 min_chars, after a soft break (`,` `:` `;` followed by whitespace).
 
 The first piece of a reply is cut sooner: at its first clause boundary (a soft break after at least
-`first_clause_words` words, 3 by default), so the first audio starts after "Sure, the store opens at
-nine," instead of after the whole sentence; later pieces follow the rules above while the first one
-plays. `first_clause_words=0` keeps the plain sentence rules.
+`first_clause_words` words, 1 by default), so the first audio is "Sure," or "The store opens at nine,"
+instead of the whole first sentence: a short piece is synthesised in a fraction of the time, and the
+rest is synthesised while it plays. Later pieces follow the rules above. `first_clause_words=0` keeps
+the plain sentence rules.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ _SOFT_BREAK = re.compile(r"[,:;]+\s")
 
 
 class SentenceChunker:
-    def __init__(self, min_chars: int = 20, max_chars: int = 120, *, first_clause_words: int = 3) -> None:
+    def __init__(self, min_chars: int = 20, max_chars: int = 120, *, first_clause_words: int = 1) -> None:
         self.min_chars = max(1, int(min_chars))
         self.max_chars = max(self.min_chars, int(max_chars), 10)
         self.first_clause_words = max(0, int(first_clause_words))

@@ -22,10 +22,11 @@ import numpy as np
 import soundfile as sf
 from django.conf import settings
 
-from audio import pipeline
+from audio import asr, pipeline
 from audio.devices import AudioDeviceError, sounddevice
 from audio.pcm import ASR_SAMPLE_RATE, decode_audio, float32_to_pcm16, pcm16_to_float32, resample
-from audio.vad import SpeechStarted, Utterance, VadParams, VadSegmenter
+from audio.turn_detector import segmenter_from_settings
+from audio.vad import SpeechStarted, Utterance
 from conversations.engine.events import Audio, Done, Error, Event, TextDelta, ToolCall, Transcript
 from conversations.session import ConversationSession
 
@@ -172,7 +173,8 @@ def print_event(event: Event, write: Callable[[str], None]) -> None:
         case ToolCall(name=name, arguments_json=arguments):
             write(f"[tool {name} {arguments}]")
         case Done(text=text, interrupted=interrupted, metrics=metrics):
-            timings = {k: v for k, v in metrics.items() if k in ("asr", "llm_ttfb", "tts_first_audio", "total")}
+            keys = ("asr", "llm_ttfb", "tts_first_audio", "voice_to_voice", "total")
+            timings = {k: v for k, v in metrics.items() if k in keys}
             write(f"bot: {text}{' (interrupted)' if interrupted else ''}  {timings}")
         case Error(message=message):
             write(f"error: {message}")
@@ -215,7 +217,10 @@ async def run_loop(
                 lambda options: pipeline.greeting_turn(conversation, voice, speak=True, options=options),
             )
         )
-    segmenter = VadSegmenter(VadParams.from_settings())
+    # Hands-free end of turn: Smart Turn + transcript cues (VOICEBOT_TURN_DETECTOR), or fixed silence.
+    segmenter = segmenter_from_settings(
+        transcribe=lambda samples: asr.transcribe_sync(voice.asr, samples, voice.language).text
+    )
     turns = 0
     turn: asyncio.Task | None = None
 

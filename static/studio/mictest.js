@@ -237,7 +237,24 @@
       case "conversation":
         showConversation(m.conversation_id || m.id);
         break;
+      case "asr_partial":
+        // live transcript while the user speaks: the words two decodes agreed on, then the rest (grey)
+        if (!t.partial) t.partial = bubble("user", "", "draft partial");
+        t.partial.querySelector(".text").textContent = "";
+        t.partial.querySelector(".text").append(
+          document.createTextNode(m.stable || ""),
+          Object.assign(document.createElement("span"), {
+            className: "muted",
+            textContent: (m.text || "").slice((m.stable || "").length),
+          }),
+        );
+        scrollChat();
+        break;
       case "asr":
+        if (t && t.partial) {
+          t.partial.remove();
+          t.partial = null;
+        }
         bubble("user", m.text || "(nothing heard)", m.text ? "" : "muted");
         break;
       case "text_delta":
@@ -322,7 +339,9 @@
       throw new Error("This browser cannot record audio here (it needs https or localhost).");
     }
     const stream = await navigator.mediaDevices.getUserMedia({
-      audio: { channelCount: 1, echoCancellation: true, noiseSuppression: false, autoGainControl: false },
+      // the browser's echo canceller keeps the bot's voice from the laptop speakers out of the mic
+      // (a barge-in must be the user, not the bot); noise suppression and gain control help the VAD
+      audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true },
     });
     const ctx = player.ensureContext(); // one context for capture and playback
     await ctx.audioWorklet.addModule(config.workletUrl);

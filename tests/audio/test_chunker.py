@@ -42,9 +42,19 @@ def test_it_cuts_a_long_sentence_at_a_space_before_max_chars():
 
 
 def test_it_cuts_at_a_comma_once_min_chars_are_reached():
-    chunker = SentenceChunker(min_chars=20, max_chars=200)
+    chunker = SentenceChunker(min_chars=20, max_chars=200, first_clause_words=0)
     assert chunker.push("Well, ") == []  # a soft break before min_chars does not cut
     assert chunker.push("if you come tomorrow, we") == ["Well, if you come tomorrow,"]
+
+
+def test_the_first_piece_ends_at_the_first_clause_so_audio_starts_sooner():
+    chunker = SentenceChunker(min_chars=40, max_chars=200)
+    assert chunker.push("Sure, ") == ["Sure,"]  # the reply's first clause, whatever min_chars says
+    assert chunker.push("if you come tomorrow, we") == []  # later pieces: the sentence rules
+    assert _feed(SentenceChunker(20, 200, first_clause_words=3), "Yes, the store opens at nine, and more.") == [
+        "Yes, the store opens at nine,",
+        "and more.",
+    ]
 
 
 def test_it_hard_cuts_text_without_spaces():
