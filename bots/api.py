@@ -49,7 +49,8 @@ class BotListApi(APIView):
         serializer = BotCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         bot = bot_create(**serializer.validated_data)
-        return Response(BotOutputSerializer(bot).data, status=status.HTTP_201_CREATED)
+        sent = {"sent": serializer.validated_data}
+        return Response(BotOutputSerializer(bot, context=sent).data, status=status.HTTP_201_CREATED)
 
 
 class BotDetailApi(APIView):
@@ -68,7 +69,7 @@ class BotDetailApi(APIView):
         serializer = BotInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         bot = bot_update(bot=bot, **serializer.validated_data)
-        return Response(BotOutputSerializer(bot).data)
+        return Response(BotOutputSerializer(bot, context={"sent": serializer.validated_data}).data)
 
     @extend_schema(
         operation_id="bots_destroy",

@@ -24,3 +24,12 @@ class TtsEngine(models.TextChoices):
 # The reference's engine names (old clients, imported data) → this build's names.
 LEGACY_TTS_VENDORS: dict[str, str] = {"xtts_local": TtsEngine.XTTS, "openai_tts": TtsEngine.OPENAI}
 LEGACY_ASR_ENGINES: dict[str, str] = {"whisper_local": AsrEngine.WHISPER}
+
+
+def tts_vendor_as_sent(sent: object, stored: str) -> str:
+    """What a bot response says for `tts_vendor`: the reference's spelling when the client sent it
+    (`xtts_local`, `openai_tts`) for the engine now stored, so an old client reads back its own value;
+    otherwise the stored name."""
+    if isinstance(sent, str) and LEGACY_TTS_VENDORS.get(sent.strip()) == stored:
+        return sent.strip()
+    return stored

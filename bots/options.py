@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
-from bots.engines import AsrEngine, TtsEngine
+from bots.engines import LEGACY_TTS_VENDORS, AsrEngine, TtsEngine
 from bots.models import DEFAULT_XTTS_MODEL, Bot, ProviderKey
 from bots.pricing import pricing_table
 
@@ -128,6 +128,7 @@ def api_options() -> dict[str, Any]:
         "asr_vendors": asr_engines,
         "asr_engines": asr_engines,
         "tts_vendors": tts_engines,
+        "tts_vendor_aliases": dict(LEGACY_TTS_VENDORS),  # the reference's names, accepted on input
         "http_methods": list(HTTP_METHODS),
         "api_styles": [choice.value for choice in ProviderKey.ApiStyle],
     }

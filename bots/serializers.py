@@ -10,6 +10,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from bots.engines import tts_vendor_as_sent
 from bots.models import BOT_EDITABLE_FIELDS, DEFAULT_CODEX_MODEL, DEFAULT_XTTS_MODEL, Bot, ProviderKey
 from bots.selectors import bot_stats
 
@@ -30,6 +31,12 @@ class BotOutputSerializer(serializers.ModelSerializer):
 
     def get_disabled_tools(self, bot: Bot) -> list[str]:
         return sorted(name for name in (bot.disabled_tools or []) if isinstance(name, str))
+
+    def to_representation(self, bot: Bot) -> dict[str, Any]:
+        data = super().to_representation(bot)
+        # context["sent"]: the request's fields; a legacy engine name comes back as it was sent
+        data["tts_vendor"] = tts_vendor_as_sent(self.context.get("sent", {}).get("tts_vendor"), data["tts_vendor"])
+        return data
 
 
 class BotStatsSerializer(serializers.Serializer):

@@ -1,7 +1,8 @@
 """REST API for client keys (staff only): list, create (secrets shown once), update, revoke.
 
 Paths and JSON fields follow the reference (`GET/POST /api/client-keys`, `DELETE /api/client-keys/<id>`);
-PATCH is new (the reference could not edit a key). The secret and the signing secret appear only in
+PATCH is new (the reference could not edit a key). Revoked keys (DELETE revokes) are left out of the
+list unless `?include_revoked=1`; each item says `revoked`. The secret and the signing secret appear only in
 the create response; the stored hash never leaves the server.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -75,6 +76,10 @@ class ClientKeyUpdateInput(serializers.Serializer):
     show_turn_details = serializers.BooleanField(required=False)
 
 
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def _call(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
@@ -85,10 +90,15 @@ def _call(fn, *args, **kwargs):
 class ClientKeyListCreateApi(APIView):
     @extend_schema(
         operation_id="client_keys_list",
+        parameters=[
+            OpenApiParameter(
+                "include_revoked", OpenApiTypes.BOOL, description="Also list revoked keys (each has `revoked`)."
+            )
+        ],
         responses=inline_serializer("ClientKeyList", {"items": ClientKeyOutput(many=True)}),
     )
     def get(self, request):
-        keys = ClientKey.objects.order_by("-created_at")
+        keys = services.client_key_list(include_revoked=_truthy(request.query_params.get("include_revoked")))
         return Response({"items": ClientKeyOutput(keys, many=True).data})
 
     @extend_schema(request=ClientKeyCreateInput, responses={201: ClientKeyOutput})

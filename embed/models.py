@@ -23,6 +23,12 @@ class ClientKey(models.Model):
     name = models.CharField(max_length=200, db_index=True)
     hint = models.CharField(max_length=64, blank=True, default="")
     secret_hash = models.CharField(max_length=64, unique=True, editable=False)
+    legacy_sha256 = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="Imported from the reference: secret_hash is its unsalted SHA-256 until the key is next used "
+        "(then upgraded to the keyed hash). Never set for keys created here.",
+    )
     signing_secret_ciphertext = models.TextField(blank=True, default="", editable=False)
     allowed_origins = models.TextField(
         blank=True,

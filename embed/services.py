@@ -250,6 +250,12 @@ def client_key_update(
     return key
 
 
+def client_key_list(*, include_revoked: bool = False):
+    """Client keys, newest first; revoked ones only when asked for."""
+    keys = ClientKey.objects.order_by("-created_at")
+    return keys if include_revoked else keys.filter(revoked_at__isnull=True)
+
+
 def client_key_revoke(key: ClientKey) -> ClientKey:
     """Revoke a key (idempotent). Its conversations stay stored; the key stops working at once."""
     if key.revoked_at is None:
@@ -262,13 +268,18 @@ def client_key_verify(secret: str | None) -> ClientKey:
     """The active key for a presented secret; raises ClientKeyInvalid / ClientKeyRevoked.
 
     The lookup tries the hash under SECRET_KEY and every SECRET_KEY_FALLBACKS entry, and re-hashes a
-    row found under a fallback so rotation completes itself as keys are used.
+    row found under a fallback so rotation completes itself as keys are used. A key imported from the
+    reference is found once by its legacy SHA-256 and upgraded (`_legacy_client_key`).
     """
     value = (secret or "").strip()
-    if not value.startswith(CLIENT_KEY_PREFIX) or len(value) > 200:
+    if not value or len(value) > 200:
         raise ClientKeyInvalid("Invalid client key")
     candidates = crypto.keyed_hash_candidates(CLIENT_KEY_HASH_PURPOSE, value)
-    key = ClientKey.objects.filter(secret_hash__in=candidates).first()
+    key = None
+    if value.startswith(CLIENT_KEY_PREFIX):
+        key = ClientKey.objects.filter(secret_hash__in=candidates, legacy_sha256=False).first()
+    if key is None:
+        key = _legacy_client_key(value)
     if key is None:
         raise ClientKeyInvalid("Invalid client key")
     if key.revoked_at is not None:
@@ -276,6 +287,25 @@ def client_key_verify(secret: str | None) -> ClientKey:
     if key.secret_hash != candidates[0]:
         ClientKey.objects.filter(pk=key.pk).update(secret_hash=candidates[0])
         key.secret_hash = candidates[0]
+    return key
+
+
+def _legacy_client_key(value: str) -> ClientKey | None:
+    """A key imported from the reference (`legacy_sha256`), found by its unsalted SHA-256 and upgraded
+    in place to the keyed hash on this first use, so the legacy hash verifies once. Keys created here
+    never have the marker, so a SHA-256 of their secret opens nothing. The reference let callers
+    choose their secret, so an imported one need not start with `igx_`."""
+    legacy = hashlib.sha256(value.encode("utf-8")).hexdigest()
+    if not ClientKey.objects.filter(secret_hash=legacy, legacy_sha256=True).exists():
+        return None
+    with transaction.atomic():
+        key = ClientKey.objects.select_for_update().filter(secret_hash=legacy, legacy_sha256=True).first()
+        if key is None:  # another request upgraded it meanwhile
+            return ClientKey.objects.filter(secret_hash=ClientKey.hash_secret(value), legacy_sha256=False).first()
+        key.secret_hash = ClientKey.hash_secret(value)
+        key.legacy_sha256 = False
+        key.hint = crypto.mask_secret(value)
+        key.save(update_fields=["secret_hash", "legacy_sha256", "hint", "updated_at"])
     return key
 
 

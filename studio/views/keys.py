@@ -20,7 +20,7 @@ from bots.services import provider_key_create, provider_key_delete
 from bots.studio_forms import ProviderKeyForm, apply_service_errors
 from conversations.provider_keys import provider_key_check
 from embed.models import ClientKey
-from embed.services import EmbedInputError, client_key_create, client_key_revoke, client_key_update
+from embed.services import EmbedInputError, client_key_create, client_key_list, client_key_revoke, client_key_update
 from embed.studio_forms import ClientKeyForm, ClientKeyUpdateForm
 from studio.permissions import staff_required
 
@@ -35,7 +35,8 @@ def widget_snippet(request: HttpRequest, *, bot_id: str, secret: str) -> str:
 
 
 def _client_keys_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
-    keys = list(ClientKey.objects.order_by("-created_at"))
+    include_revoked = request.GET.get("include_revoked", "").lower() in ("1", "true", "yes", "on")
+    keys = list(client_key_list(include_revoked=include_revoked))
     bot_names = {str(pk): name for pk, name in Bot.objects.values_list("pk", "name")}
     for key in keys:
         key.bot_names = [bot_names.get(str(b), str(b)) for b in key.allowed_bot_ids or []]
@@ -43,7 +44,12 @@ def _client_keys_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
             initial={"name": key.name, "allowed_origins": key.allowed_origins, "allowed_bot_ids": key.allowed_bot_ids},
             prefix=f"k{key.pk.hex[:8]}",
         )
-    context = {"client_keys": keys, "client_key_form": ClientKeyForm(prefix="client")}
+    context = {
+        "client_keys": keys,
+        "client_key_form": ClientKeyForm(prefix="client"),
+        "include_revoked": include_revoked,
+        "revoked_count": ClientKey.objects.filter(revoked_at__isnull=False).count(),
+    }
     context.update(extra)
     return context
 

@@ -42,10 +42,14 @@ def test_it_accepts_the_legacy_engine_names(staff_api):
         "/api/bots", {"name": "Legacy", "tts_vendor": "xtts_local", "asr_engine": "whisper_local"}, format="json"
     )
     assert response.status_code == 201
-    assert response.json()["tts_vendor"] == "xtts"
+    assert response.json()["tts_vendor"] == "xtts_local"  # an old client reads back what it sent
     assert response.json()["asr_engine"] == "whisper"
     bot_id = response.json()["id"]
+    assert Bot.objects.get(pk=bot_id).tts_vendor == "xtts"  # stored under this build's name
     response = staff_api.put(f"/api/bots/{bot_id}", {"tts_vendor": "openai_tts"}, format="json")
+    assert response.json()["tts_vendor"] == "openai_tts"
+    assert staff_api.get(f"/api/bots/{bot_id}").json()["tts_vendor"] == "openai"
+    response = staff_api.put(f"/api/bots/{bot_id}", {"name": "Legacy 2"}, format="json")
     assert response.json()["tts_vendor"] == "openai"
 
 

@@ -76,8 +76,9 @@ def test_delete_revokes_the_key_and_an_unknown_id_is_404(staff_api):
     key_id = staff_api.post("/api/client-keys", {"name": "Shop"}, format="json").json()["id"]
     assert staff_api.delete(f"/api/client-keys/{key_id}").json() == {"ok": True}
     assert ClientKey.objects.get(pk=key_id).revoked_at is not None
-    listed = staff_api.get("/api/client-keys").json()["items"]
-    assert listed[0]["revoked"] is True
+    assert staff_api.get("/api/client-keys").json()["items"] == []  # revoked keys are hidden by default
+    listed = staff_api.get("/api/client-keys?include_revoked=1").json()["items"]
+    assert [(item["id"], item["revoked"]) for item in listed] == [(key_id, True)]
     missing = staff_api.delete(f"/api/client-keys/{uuid.uuid4()}")
     assert missing.status_code == 404
     assert "detail" in missing.json()

@@ -136,12 +136,15 @@ def test_it_revokes_a_client_key(staff_client):
 
     key, _secret, _signing = client_key_create(name="Acme")
     html = staff_client.post(f"/keys/client/{key.id}/revoke/", **HTMX).content.decode()
-    assert "revoked: it stops working at once" in html and ">revoked</span>" in html
+    assert "revoked: it stops working at once" in html and "1 revoked key hidden" in html
     key.refresh_from_db()
     assert key.revoked_at is not None
+    assert ">revoked</span>" not in staff_client.get("/keys/").content.decode()
+    shown = staff_client.get("/keys/?include_revoked=1").content.decode()
+    assert ">revoked</span>" in shown and "Hide revoked keys" in shown
 
 
 def test_the_bot_choices_of_a_client_key_list_every_bot(staff_client, bot):
-    Bot.objects.create(name="Second bot")
+    bot_create(name="Second bot")
     html = staff_client.get("/keys/").content.decode()
     assert "Test bot" in html and "Second bot" in html
