@@ -75,9 +75,9 @@ def anonymous_api():
 
 @pytest.fixture
 def bot(db):
-    from bots.models import Bot
+    from bots.services import bot_create
 
-    return Bot.objects.create(name="Test bot", system_prompt="You help {{.firstName}}.", openai_model="gpt-4o-mini")
+    return bot_create(name="Test bot", system_prompt="You help {{.firstName}}.", openai_model="gpt-4o-mini")
 
 
 @pytest.fixture

@@ -35,9 +35,9 @@ def fast_sandbox(settings):
 
 @pytest.fixture
 def conversation(bot):
-    from conversations.models import Conversation
+    from conversations.services import conversation_start
 
-    return Conversation.objects.create(bot=bot, metadata={})
+    return conversation_start(bot=bot)
 
 
 async def run_turn_events(conversation: Any, text: str) -> list[Any]:
@@ -51,11 +51,10 @@ async def run_turn_events(conversation: Any, text: str) -> list[Any]:
 
 
 def make_tool(bot: Any, **fields: Any) -> Any:
-    from integrations.models import IntegrationTool
+    """A tool created as the REST API and the Studio editor create it (every field validated);
+    `headers` is the headers template."""
+    from integrations.services_tools import tool_create
 
-    headers = fields.pop("headers", None)
-    tool = IntegrationTool(bot=bot, **fields)
-    if headers is not None:
-        tool.set_headers_template(headers)
-    tool.save()
-    return tool
+    if "headers" in fields:
+        fields["headers_template"] = fields.pop("headers")
+    return tool_create(bot=bot, **fields)

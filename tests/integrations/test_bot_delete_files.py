@@ -7,9 +7,8 @@ import os
 
 import pytest
 
-from bots.models import Bot
-from bots.services import bot_delete
-from conversations.models import Conversation
+from bots.services import bot_create, bot_delete
+from conversations.services import conversation_start
 from integrations.exports import export_create
 from integrations.models import Export, SavedResponse
 from integrations.saved import saved_response_create
@@ -21,9 +20,9 @@ def test_it_deletes_a_bots_saved_responses_and_exports_with_their_files(bot, con
     tool = make_tool(bot, name="t", url="https://api.example.com/")
     saved = saved_response_create(conversation=conversation, tool=tool, payload={"data": [1]}, status_code=200)
     export, _token = export_create(conversation=conversation, saved=saved, fmt="csv", content=b"a\n1\n")
-    other_bot = Bot.objects.create(name="Other")
+    other_bot = bot_create(name="Other")
     other = saved_response_create(
-        conversation=Conversation.objects.create(bot=other_bot), tool=tool, payload={"x": 1}, status_code=200
+        conversation=conversation_start(bot=other_bot), tool=tool, payload={"x": 1}, status_code=200
     )
     paths = [saved.file.path, export.file.path]
 

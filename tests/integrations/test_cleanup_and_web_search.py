@@ -12,6 +12,7 @@ from asgiref.sync import async_to_sync
 from django.core.management import call_command
 from django.utils import timezone
 
+from bots.services import bot_update
 from conversations.engine.events import Done, Interim, ToolResult
 from integrations.exports import export_create
 from integrations.models import DownloadToken, Export, SavedResponse
@@ -27,6 +28,7 @@ def test_cleanup_deletes_expired_tokens_exports_and_saved_response_files(bot, co
     fresh = saved_response_create(conversation=conversation, tool=tool, payload={"x": 1}, status_code=200)
     saved_path, export_path = saved.file.path, export.file.path
     past = timezone.now() - timedelta(minutes=1)
+    # a state users cannot reach: files whose time is up
     SavedResponse.objects.filter(pk=saved.pk).update(expires_at=past)
     Export.objects.filter(pk=export.pk).update(expires_at=past)
     DownloadToken.objects.filter(pk=token.pk).update(expires_at=past)
@@ -53,6 +55,7 @@ def test_the_mock_api_serves_the_reference_endpoints(mock_api):
 
 @pytest.mark.django_db(transaction=True)
 def test_web_search_uses_the_hosted_search_tool_on_the_web_search_model(bot, conversation, openai_double):
+    bot_update(bot=bot, disabled_tools=[])  # web search switched on, as in the Studio
     openai_double.queue_tool_call(
         "web_search", {"search_term": "django 5.2 release date", "why": "user asks", "wait_reply": "Searching."}
     )

@@ -23,7 +23,8 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 
 from conversations.engine.events import Done, ToolResult
-from conversations.models import Conversation, Message
+from conversations.models import Message
+from conversations.services import conversation_start
 from tests.integrations.conftest import make_tool, run_turn_events
 
 pytestmark = [
@@ -82,7 +83,7 @@ async def _start_slow_turns(bot, openai_double, marker: str, count: int) -> tupl
     (the OpenAI double answers in order, so each turn takes its tool call and script before the next)."""
     tasks = []
     for index in range(count):
-        conversation = await sync_to_async(Conversation.objects.create)(bot=bot, metadata={})
+        conversation = await sync_to_async(conversation_start)(bot=bot)
         openai_double.queue_tool_call("find_doctors", CODEX_ARGS)
         openai_double.queue_text(codex_reply(slow_script(marker)))
         tasks.append(asyncio.create_task(run_turn_events(conversation, "doctors in Pune?")))
@@ -109,7 +110,7 @@ def test_an_http_tool_turn_completes_while_eight_codex_scripts_are_still_running
     settings.VOICEBOT_CODEX_MAX_RUNS_PER_BOT = 8
     settings.VOICEBOT_SANDBOX_RUNNERS = 8
     marker = f"slow-{uuid.uuid4().hex}"
-    other = Conversation.objects.create(bot=codex_bot, metadata={})
+    other = conversation_start(bot=codex_bot)
 
     async def scenario():
         slow, started = await _start_slow_turns(codex_bot, openai_double, marker, 8)
@@ -140,7 +141,7 @@ def test_an_http_tool_turn_completes_while_eight_codex_scripts_are_still_running
 def test_a_bot_runs_at_most_its_limit_of_codex_scripts_at_once(codex_bot, openai_double, settings):
     settings.VOICEBOT_CODEX_MAX_RUNS_PER_BOT = 2
     marker = f"capped-{uuid.uuid4().hex}"
-    third = Conversation.objects.create(bot=codex_bot, metadata={})
+    third = conversation_start(bot=codex_bot)
 
     async def scenario():
         slow, started = await _start_slow_turns(codex_bot, openai_double, marker, 2)
@@ -172,7 +173,7 @@ def test_a_bot_runs_at_most_its_limit_of_codex_scripts_at_once(codex_bot, openai
 def test_a_full_runner_pool_is_a_clear_busy_error(codex_bot, openai_double, settings):
     settings.VOICEBOT_SANDBOX_RUNNERS = 1
     marker = f"busy-{uuid.uuid4().hex}"
-    other = Conversation.objects.create(bot=codex_bot, metadata={})
+    other = conversation_start(bot=codex_bot)
 
     async def scenario():
         slow, started = await _start_slow_turns(codex_bot, openai_double, marker, 1)

@@ -9,8 +9,8 @@ import pytest
 from asgiref.sync import async_to_sync
 
 from conversations.engine.events import Done, Interim, ToolResult
-from conversations.models import Conversation
 from tests.integrations.conftest import make_tool, run_turn_events
+from tests.user_data import conversation_with
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -84,7 +84,7 @@ def test_it_url_encodes_values_and_sends_only_unconsumed_args_as_query(
 def test_it_posts_a_json_body_whose_values_hold_quotes_and_sends_headers_from_metadata(
     bot, mock_api, allow_loopback, openai_double
 ):
-    conversation = Conversation.objects.create(bot=bot, metadata={"token": 'tok"123', "patient": "Ana"})
+    conversation = conversation_with(bot, metadata={"token": 'tok"123', "patient": "Ana"})
     make_tool(
         bot,
         name="book",
