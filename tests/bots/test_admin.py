@@ -8,8 +8,14 @@ import pytest
 from django.urls import reverse
 
 from bots.models import Bot, ProviderKey
+from bots.services import bot_update, provider_key_create
 from conversations.models import Conversation, Message
+from conversations.services import message_append
+from integrations.exports import export_create
 from integrations.models import DownloadToken, Export, IntegrationTool, SavedResponse
+from integrations.saved import saved_response_create
+from integrations.services_tools import tool_create
+from tests.user_data import conversation_with
 
 pytestmark = pytest.mark.django_db
 
@@ -19,35 +25,33 @@ HEADER_TOKEN = "hdr-secret-TOKEN-abcdef123456"
 
 @pytest.fixture
 def world(bot):
-    key = ProviderKey(name="Main key")
-    key.set_secret(KEY_SECRET)
-    key.save()
-    bot.openai_key = key
-    bot.save()
-    tool = IntegrationTool(bot=bot, name="lookup", url="https://api.example.com/x")
-    tool.set_headers_template({"Authorization": f"Bearer {HEADER_TOKEN}", "X-Other": HEADER_TOKEN})
-    tool.save()
-    conversation = Conversation.objects.create(bot=bot, metadata={"firstName": "Ada", "plan": "gold"})
-    Message.objects.create(conversation=conversation, role="user", content="Hello there")
-    Message.objects.create(
+    key = provider_key_create(name="Main key", secret=KEY_SECRET)
+    bot_update(bot=bot, openai_key_id=key.id)
+    tool = tool_create(
+        bot=bot,
+        name="lookup",
+        url="https://api.example.com/x",
+        headers_template={"Authorization": f"Bearer {HEADER_TOKEN}", "X-Other": HEADER_TOKEN},
+    )
+    conversation = conversation_with(bot, metadata={"firstName": "Ada", "plan": "gold"})
+    message_append(conversation=conversation, role="user", content="Hello there")
+    message_append(
         conversation=conversation,
         role="tool",
         content=json.dumps({"tool": "lookup", "arguments": {}}),
         tool_name="lookup",
     )
-    saved = SavedResponse.objects.create(conversation=conversation, tool=tool, tool_name="lookup", file="saved/x.json")
-    export = Export.objects.create(
-        conversation=conversation,
-        saved_response=saved,
-        format="csv",
-        file="exports/x.csv",
-        filename="x.csv",
-        mime_type="text/csv",
-    )
-    from django.utils import timezone
-
-    DownloadToken.objects.create(token="tok-ABCDEFGHIJKLMNOP", export=export, expires_at=timezone.now())
-    return {"key": key, "bot": bot, "tool": tool, "conversation": conversation, "saved": saved, "export": export}
+    saved = saved_response_create(conversation=conversation, tool=tool, payload={"data": [{"a": 1}]}, status_code=200)
+    export, token = export_create(conversation=conversation, saved=saved, fmt="csv", content=b"a\n1\n")
+    return {
+        "key": key,
+        "bot": bot,
+        "tool": tool,
+        "conversation": conversation,
+        "saved": saved,
+        "export": export,
+        "token": token.token,
+    }
 
 
 @pytest.mark.parametrize(
@@ -67,7 +71,7 @@ def test_it_renders_changelists_and_change_pages_without_secrets(admin_client, w
         assert HEADER_TOKEN not in html
         assert world["key"].secret_ciphertext not in html
         assert world["tool"].headers_ciphertext not in html
-        assert "tok-ABCDEFGHIJKLMNOP" not in html
+        assert world["token"] not in html
 
 
 def test_it_shows_the_transcript_and_pretty_metadata_on_a_conversation(admin_client, world):

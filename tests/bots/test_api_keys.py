@@ -7,7 +7,8 @@ import uuid
 import pytest
 from django.db import connection
 
-from bots.models import Bot, ProviderKey
+from bots.models import ProviderKey
+from bots.services import bot_create
 
 pytestmark = pytest.mark.django_db
 
@@ -83,7 +84,7 @@ def test_it_explains_a_missing_encryption_key_instead_of_crashing(staff_api, set
 
 def test_it_refuses_to_delete_a_key_in_use(staff_api):
     key_id = create_key(staff_api).json()["id"]
-    Bot.objects.create(name="User", openai_key_id=key_id)
+    bot_create(name="User", openai_key_id=key_id)
 
     response = staff_api.delete(f"/api/keys/{key_id}")
 

@@ -10,6 +10,8 @@ from drf_spectacular.validation import validate_schema
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from tests.user_data import api_token
+
 pytestmark = pytest.mark.django_db
 
 OUR_PATHS = (
@@ -66,9 +68,8 @@ def test_it_accepts_a_token_made_by_drf_create_token(staff_user, bot):
 
 
 def test_it_refuses_a_token_of_a_non_staff_user(stranger_user):
-    token = Token.objects.create(user=stranger_user)
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {api_token(stranger_user)}")
     assert api.get("/api/bots").status_code == 403
 
 

@@ -11,9 +11,9 @@ from django.core.management.base import CommandError
 
 from bots import crypto
 from bots.checks import check_voicebot_secret_key
-from bots.models import ProviderKey
+from bots.services import provider_key_create
 from embed.services import client_key_create
-from integrations.models import IntegrationTool
+from integrations.services_tools import tool_create
 
 pytestmark = pytest.mark.django_db
 
@@ -29,14 +29,12 @@ def _decrypts_with(ciphertext: str, key: str) -> bool:
 
 def test_it_re_encrypts_every_secret_with_the_new_first_key(settings, bot):
     old_key = settings.VOICEBOT_SECRET_KEY
-    provider_key = ProviderKey(name="k")
-    provider_key.set_secret("sk-rotate-me-1234567890")
-    provider_key.save()
-    tool = IntegrationTool(bot=bot, name="t", url="https://api.example.com")
-    tool.set_headers_template({"X-Api-Key": "abc-123-secret"})
-    tool.save()
+    provider_key = provider_key_create(name="k", secret="sk-rotate-me-1234567890")
+    tool = tool_create(
+        bot=bot, name="t", url="https://api.example.com", headers_template={"X-Api-Key": "abc-123-secret"}
+    )
     client_key, _secret, signing_secret = client_key_create(name="site")
-    IntegrationTool.objects.create(bot=bot, name="no_headers", url="https://api.example.com")
+    tool_create(bot=bot, name="no_headers", url="https://api.example.com")
 
     new_key = Fernet.generate_key().decode()
     settings.VOICEBOT_SECRET_KEY = f"{new_key},{old_key}"
@@ -60,9 +58,7 @@ def test_it_re_encrypts_every_secret_with_the_new_first_key(settings, bot):
 
 
 def test_it_changes_nothing_when_a_secret_cannot_be_decrypted(settings):
-    first = ProviderKey(name="first")
-    first.set_secret("sk-first-secret-123456")
-    first.save()
+    first = provider_key_create(name="first", secret="sk-first-secret-123456")
     before = first.secret_ciphertext
     settings.VOICEBOT_SECRET_KEY = Fernet.generate_key().decode()  # the old key is gone
     with pytest.raises(CommandError, match="wrong VOICEBOT_SECRET_KEY"):
