@@ -11,41 +11,37 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 @pytest.fixture
 def conversation(bot):
-    from conversations.models import Conversation, Message
+    """A Studio test conversation with one spoken turn that called a tool, stored by the services the
+    engine uses (so `has_voice` and the rollups are what a real turn leaves)."""
+    from conversations.services import assistant_reply_store, message_append, messages_append
+    from tests.user_data import conversation_with
 
-    conv = Conversation.objects.create(
-        bot=bot,
-        test_flag=True,
-        metadata={"firstName": "Kabir", "city": "Pune"},
-        llm_input_tokens_est=120,
-        llm_output_tokens_est=30,
-        cost_usd_est=0.000123,
-        last_llm_ttfb_ms=420,
-        last_total_ms=1830,
-    )
-    Message.objects.create(conversation=conv, role="user", content="Who am I? u_1", asr_ms=310)
-    Message.objects.create(
+    conv = conversation_with(bot, metadata={"firstName": "Kabir", "city": "Pune"}, test_flag=True)
+    message_append(conversation=conv, role="user", content="Who am I? u_1", asr_ms=310)
+    messages_append(
         conversation=conv,
-        role="tool",
-        tool_name="get_user",
-        tool_kind="call",
-        content=json.dumps({"tool": "get_user", "arguments": {"args": {"user_id": "u_1"}}}),
+        messages=[
+            {
+                "role": "tool",
+                "tool_name": "get_user",
+                "tool_kind": "call",
+                "content": json.dumps({"tool": "get_user", "arguments": {"args": {"user_id": "u_1"}}}),
+            },
+            {
+                "role": "tool",
+                "tool_name": "get_user",
+                "tool_kind": "result",
+                "content": json.dumps({"tool": "get_user", "result": {"firstName": "Kabir"}}),
+            },
+        ],
     )
-    Message.objects.create(
+    assistant_reply_store(
         conversation=conv,
-        role="tool",
-        tool_name="get_user",
-        tool_kind="result",
-        content=json.dumps({"tool": "get_user", "result": {"firstName": "Kabir"}}),
+        text="You are Kabir Verma.",
+        input_tokens=120,
+        output_tokens=30,
+        cost_usd=0.000123,
+        timings_ms={"llm_ttfb": 420, "total": 1830},
     )
-    Message.objects.create(
-        conversation=conv,
-        role="assistant",
-        content="You are Kabir Verma.",
-        input_tokens_est=120,
-        output_tokens_est=30,
-        cost_usd_est=0.000123,
-        llm_ttfb_ms=420,
-        total_ms=1830,
-    )
+    conv.refresh_from_db()
     return conv

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bots.models import Bot, ProviderKey
+from bots.models import Bot
+from bots.services import bot_update, provider_key_create
 from conversations.models import Conversation
 from tests.studio.conftest import HTMX
 
@@ -89,9 +90,7 @@ def test_it_reports_the_chunk_size_rule_from_the_service_inline(staff_client):
 
 
 def test_it_saves_the_bot_form_as_an_htmx_partial(staff_client, bot):
-    key = ProviderKey(name="Personal")
-    key.set_secret("sk-test-0123456789abcdef")
-    key.save()
+    key = provider_key_create(name="Personal", secret="sk-test-0123456789abcdef")
     response = staff_client.post(
         f"/bots/{bot.id}/", _bot_post(name="Renamed", openai_key=str(key.id), tts_vendor="openai"), **HTMX
     )
@@ -111,7 +110,7 @@ def test_it_keeps_the_stored_bot_when_an_htmx_save_is_invalid(staff_client, bot)
 
 
 def test_it_keeps_a_model_missing_from_the_options_selected(staff_client, bot):
-    Bot.objects.filter(pk=bot.pk).update(openai_model="llama3.1:8b")
+    bot_update(bot=bot, openai_model="llama3.1:8b")
     html = staff_client.get(f"/bots/{bot.id}/").content.decode()
     assert '<option value="llama3.1:8b" selected>' in html
 

@@ -7,7 +7,8 @@ import json
 
 from django.utils import timezone
 
-from conversations.models import Conversation, Message
+from conversations.models import Conversation
+from conversations.services import conversation_start, message_append
 from tests.studio.conftest import HTMX
 
 
@@ -19,9 +20,10 @@ def test_it_lists_conversations_with_bot_kind_and_cost(staff_client, conversatio
 
 
 def test_it_filters_by_kind_bot_date_and_message_text(staff_client, bot, conversation):
-    live = Conversation.objects.create(bot=bot, test_flag=False)
-    Message.objects.create(conversation=live, role="user", content="I need a cardiologist in Pune")
-    old = Conversation.objects.create(bot=bot, test_flag=False)
+    live = conversation_start(bot=bot, test_flag=False, channel="widget")
+    message_append(conversation=live, role="user", content="I need a cardiologist in Pune")
+    old = conversation_start(bot=bot, test_flag=False, channel="widget")
+    # a state users cannot reach: a conversation started 30 days ago
     Conversation.objects.filter(pk=old.pk).update(created_at=timezone.now() - dt.timedelta(days=30))
 
     def ids(query):
@@ -47,7 +49,7 @@ def test_it_says_when_a_filter_is_invalid_and_ignores_it(staff_client, conversat
 
 def test_it_paginates(staff_client, bot):
     for _ in range(30):
-        Conversation.objects.create(bot=bot)
+        conversation_start(bot=bot)
     html = staff_client.get("/conversations/?page_size=25").content.decode()
     assert "Showing 1–25 of 30" in html and "page 1/2" in html and "page_size=25&amp;page=2" in html
     html = staff_client.get("/conversations/?page_size=25&page=2").content.decode()

@@ -158,9 +158,9 @@ def test_it_deletes_an_integration(staff_client, bot):
 
 
 def test_it_answers_404_for_a_tool_of_another_bot(staff_client, bot):
-    from bots.models import Bot
+    from bots.services import bot_create
 
-    other = Bot.objects.create(name="Other")
+    other = bot_create(name="Other")
     tool = tool_create(bot=other, name="get_user", url="https://api.example.com/u")
     assert staff_client.get(f"/bots/{bot.id}/integrations/{tool.id}/").status_code == 404
     assert staff_client.post(f"/bots/{bot.id}/integrations/{tool.id}/delete/").status_code == 404

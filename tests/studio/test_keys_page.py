@@ -3,8 +3,8 @@ OpenAI double) and client keys (secret and snippet shown once, origins and bots,
 
 from __future__ import annotations
 
-from bots.models import Bot, ProviderKey
-from bots.services import provider_key_create
+from bots.models import ProviderKey
+from bots.services import bot_create, bot_update, provider_key_create
 from embed.models import ClientKey
 from embed.services import client_key_verify
 from tests.studio.conftest import HTMX
@@ -53,13 +53,11 @@ def test_it_shows_provider_key_errors_inline(staff_client):
 
 def test_it_refuses_to_delete_a_key_a_bot_uses(staff_client, bot):
     key = provider_key_create(name="Personal", secret=SECRET)
-    bot.openai_key = key
-    bot.save()
+    bot_update(bot=bot, openai_key_id=key.id)
     response = staff_client.post(f"/keys/provider/{key.id}/delete/", **HTMX)
     assert response.status_code == 400
     assert "Key is in use by one or more bots. Remove it from bots first." in response.content.decode()
-    bot.openai_key = None
-    bot.save()
+    bot_update(bot=bot, openai_key_id=None)
     response = staff_client.post(f"/keys/provider/{key.id}/delete/", follow=True)
     assert "Key “Personal” deleted." in response.content.decode()
     assert not ProviderKey.objects.exists()
