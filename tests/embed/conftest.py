@@ -23,11 +23,9 @@ def make_key(transactional_db):
 
 @pytest.fixture
 def live_bot(transactional_db):
-    from bots.models import Bot
+    from bots.services import bot_create
 
-    return Bot.objects.create(
-        name="Embed bot", system_prompt="You are a helpful shop assistant.", openai_model="gpt-4o-mini"
-    )
+    return bot_create(name="Embed bot", system_prompt="You are a helpful shop assistant.", openai_model="gpt-4o-mini")
 
 
 class Socket:

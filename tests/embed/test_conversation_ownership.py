@@ -23,9 +23,9 @@ PIN_TEXT = "my card pin is 4321"
 
 @pytest.fixture
 def pin_bot(transactional_db):
-    from bots.models import Bot
+    from bots.services import bot_create
 
-    return Bot.objects.create(
+    return bot_create(
         name="Bank bot",
         system_prompt="You are a bank assistant. Known card pin: {{.card_pin}}.",
         openai_model="gpt-4o-mini",

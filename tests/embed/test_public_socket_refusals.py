@@ -52,9 +52,9 @@ async def test_it_closes_4403_for_an_origin_not_on_the_list(open_socket, live_bo
 
 
 async def test_it_closes_4403_for_a_bot_the_key_does_not_allow(open_socket, live_bot, make_key):
-    from bots.models import Bot
+    from bots.services import bot_create
 
-    other = await database_sync_to_async(Bot.objects.create)(name="Other")
+    other = await database_sync_to_async(bot_create)(name="Other")
     _, secret, _ = await make_key(allowed_bot_ids=[str(other.id)])
     event, code = await _refused(await open_socket(live_bot.id, key=secret, user_conversation_id="u1"))
     assert event["error"] == "Bot not allowed for this key" and code == 4403
