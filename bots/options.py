@@ -43,7 +43,7 @@ CURATED_OPENAI_MODELS = (
     "gpt-5-mini",
     "gpt-5-nano",
 )
-WHISPER_MODELS = ("tiny", "base", "small", "medium", "large")
+WHISPER_MODELS = ("tiny.en", "tiny", "base", "small", "medium", "large")
 WHISPER_DEVICES = ("auto", "cpu", "mps", "cuda")
 LANGUAGES = ("auto", "en", "hi", "es", "fr", "de", "it", "pt", "pl", "tr", "ru", "nl")
 OPENAI_TTS_MODELS = ("gpt-4o-mini-tts", "tts-1", "tts-1-hd")
@@ -69,6 +69,16 @@ LIVE_MODELS_TTL_S = 3600
 LIVE_MODELS_FAILURE_TTL_S = 60
 LIVE_MODELS_TIMEOUT_S = 5.0
 _EXCLUDED_PREFIXES = ("tts-", "whisper-", "text-embedding-", "omni-moderation", "gpt-4o-mini-tts")
+
+
+# Words in a model id that mark it as something other than a chat model (embeddings, speech, images).
+_NOT_CHAT = ("embed", "tts", "whisper", "moderation", "dall-e", "transcribe", "davinci", "babbage")
+
+
+def chat_model_ids(ids: list[str]) -> list[str]:
+    """Model ids a provider lists, without the ones that are clearly not chat models (any server's
+    names are kept otherwise: Ollama's `llama3.2:3b` is as good a suggestion as `gpt-4.1-mini`)."""
+    return sorted({i for i in ids if isinstance(i, str) and i and not any(w in i.lower() for w in _NOT_CHAT)})
 
 
 def _keep_model(model_id: str) -> bool:

@@ -2,13 +2,15 @@
 
 `bots` is the leaf, so the rules live here: `integrations` validates tool names with them, the
 engine's tool registry refuses a system tool this list does not name, and `bots.services` cleans a
-bot's `disabled_tools` with them.
+bot's `disabled_tools` with them. A new bot's `disabled_tools` (backend tools stay off until their
+backend is configured) is decided here too.
 """
 
 from __future__ import annotations
 
 import re
 
+from django.conf import settings
 from django.core.validators import RegexValidator
 
 # OpenAI's function-name rule.
@@ -25,6 +27,14 @@ SYSTEM_TOOL_NAMES = frozenset(
 )
 # System tools a bot can never switch off (the reference drops them from disabled_tools silently).
 ALWAYS_ON_TOOLS = frozenset({"set_metadata", "set_variable"})
+# System tools that need a backend, with the setting that configures it: a new bot starts with them
+# off unless that setting is set (the model would otherwise call a tool that can only fail).
+BACKEND_TOOLS: dict[str, str] = {"web_search": "VOICEBOT_SEARXNG_URL"}
+
+
+def default_disabled_tools() -> list[str]:
+    """`disabled_tools` for a new bot: every backend tool whose setting is empty."""
+    return sorted(name for name, setting in BACKEND_TOOLS.items() if not getattr(settings, setting, ""))
 
 
 def is_tool_name(name: str) -> bool:

@@ -1,9 +1,11 @@
-"""Reads for bots: the dashboard list with per-bot usage stats in one query."""
+"""Reads for bots: the dashboard list with per-bot usage stats in one query, and which provider key
+serves (or would serve) a bot."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Avg, Count, FloatField, IntegerField, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
@@ -46,3 +48,21 @@ def provider_key_list(*, provider: str | None = None) -> QuerySet[ProviderKey]:
     """Provider keys, newest first, optionally of one provider."""
     keys = ProviderKey.objects.order_by("-created_at")
     return keys.filter(provider=provider) if provider else keys
+
+
+def default_provider_key() -> ProviderKey | None:
+    """The key a new bot gets: the newest stored provider key (None when none is stored)."""
+    return ProviderKey.objects.order_by("-created_at").first()
+
+
+NO_KEY_WARNING = (
+    "No API key can serve this bot: it has no provider key and the server has no OPENAI_API_KEY, "
+    "so every chat would fail. Add a provider key on the Keys page and choose it here."
+)
+
+
+def bot_key_problem(bot: Bot) -> str:
+    """Why no key can serve `bot` ("" when its own key or the server's OPENAI_API_KEY will be used)."""
+    if bot.openai_key_id is not None or getattr(settings, "OPENAI_API_KEY", ""):
+        return ""
+    return NO_KEY_WARNING

@@ -18,7 +18,8 @@ from django.db import models, transaction
 from bots import crypto
 from bots.engines import LEGACY_ASR_ENGINES, LEGACY_TTS_VENDORS
 from bots.models import BOT_EDITABLE_FIELDS, Bot, ProviderKey
-from bots.rules import ALWAYS_ON_TOOLS, is_tool_name
+from bots.rules import ALWAYS_ON_TOOLS, default_disabled_tools, is_tool_name
+from bots.selectors import default_provider_key
 
 KEY_IN_USE_MESSAGE = "Key is in use by one or more bots. Remove it from bots first."
 ONLY_OPENAI_MESSAGE = "Only provider=openai is supported right now."
@@ -128,7 +129,12 @@ def _apply_and_save(bot: Bot, fields: dict[str, Any]) -> Bot:
 @transaction.atomic
 def bot_create(*, name: str, **fields: Any) -> Bot:
     """Create a bot. Omitted fields take the model defaults (web_search_model stays `gpt-4o-mini`,
-    unlike the reference, which copied openai_model into it)."""
+    unlike the reference, which copied openai_model into it), and two defaults that depend on what is
+    configured: no key given means the newest stored provider key (when there is one), and
+    `disabled_tools` not given means the backend tools that have no backend (`bots.rules`)."""
+    if not any(field in fields for field in _KEY_FIELDS):
+        fields["openai_key"] = default_provider_key()
+    fields.setdefault("disabled_tools", default_disabled_tools())
     return _apply_and_save(Bot(), {"name": name, **fields})
 
 

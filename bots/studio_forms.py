@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.forms.models import construct_instance
 
-from bots.models import BOT_FIELD_GROUPS, Bot, ProviderKey
+from bots.models import BOT_FIELD_GROUPS, DEFAULT_CHAT_MODEL, Bot, ProviderKey
+from bots.selectors import default_provider_key
 
 # Which fields belong to which engine; the page hides the others (data-show-if, studio.js).
 XTTS_FIELDS = ("tts_language", "xtts_model", "speaker_id", "speaker_wav", "tts_split_sentences")
@@ -88,12 +90,32 @@ class BotForm(forms.ModelForm):
             "openai_tts_speed": forms.NumberInput(attrs={"step": "0.05", "min": "0.25", "max": "4"}),
         }
 
-    def __init__(self, *args: Any, options: dict[str, Any], voices: dict[str, list[str]] | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        options: dict[str, Any],
+        voices: dict[str, list[str]] | None = None,
+        key_models: dict[str, list[str]] | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(*args, **kwargs)
         bot = self.instance
-        models = options.get("openai_models", [])
+        key_models = key_models or {}
+        if bot._state.adding and not self.is_bound:
+            self._new_bot_initial(key_models)
+        if not settings.OPENAI_API_KEY:
+            self.fields["openai_key"].empty_label = "(use the server's OPENAI_API_KEY) — not set on this server"
+        # Any model name may be typed (an OpenAI-compatible server names its own); the suggestions are
+        # the selected key's model list when known (studio.js swaps the list when the key changes).
+        selected = str(self["openai_key"].value() or "")
+        suggestions = f"models-{selected}" if key_models.get(selected) else "models-default"
         for name in ("openai_model", "web_search_model", "codex_model"):
-            self.fields[name].widget = forms.Select(choices=_choices(models, getattr(bot, name, None)))
+            self.fields[name].widget = forms.TextInput(
+                attrs={"list": suggestions, "data-model-suggestions": "", "autocomplete": "off", "spellcheck": "false"}
+            )
+        self.fields[
+            "openai_model"
+        ].help_text = "Any model name the key's server knows; the suggestions come from the key's model list."
         self.fields["language"].widget = forms.Select(choices=_choices(options.get("languages", []), bot.language))
         self.fields["tts_language"].widget = forms.Select(
             choices=_choices([x for x in options.get("languages", []) if x != "auto"], bot.tts_language)
@@ -118,6 +140,8 @@ class BotForm(forms.ModelForm):
         self.datalists = {
             "whisper-models": options.get("whisper_models", []),
             "piper-voices": (voices or {}).get("piper", []),
+            "models-default": options.get("openai_models", []),
+            **{f"models-{key_id}": models for key_id, models in key_models.items() if models},
         }
         for name in XTTS_FIELDS:
             self.fields[name].widget.attrs["data-show-if"] = "tts_vendor=xtts"
@@ -126,6 +150,16 @@ class BotForm(forms.ModelForm):
         for name in PIPER_FIELDS:
             self.fields[name].widget.attrs["data-show-if"] = "tts_vendor=piper"
         self.fields["start_message_text"].widget.attrs["data-show-if"] = "start_message_mode=static"
+
+    def _new_bot_initial(self, key_models: dict[str, list[str]]) -> None:
+        """A new bot: the newest stored key, and a chat model that key's server lists."""
+        key = default_provider_key()
+        if key is None:
+            return
+        self.initial["openai_key"] = key.pk
+        models = key_models.get(str(key.pk)) or []
+        if models and DEFAULT_CHAT_MODEL not in models:
+            self.initial["openai_model"] = models[0]
 
     def fieldsets(self) -> list[tuple[str, list[forms.BoundField]]]:
         return [(legend, [self[name] for name in names]) for legend, names in FIELDSETS]

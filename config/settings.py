@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc served from our static files (offline, CSP 'self')
     "django_htmx",
     "channels",
     "django_prometheus",
@@ -213,7 +214,6 @@ AXES_VERBOSE = False
 # are not, except on /public/ (the widget demo page and the widget's own shadow-DOM stylesheet).
 # 'self' in connect-src covers ws:// and wss:// to the same host (CSP Level 3).
 CONTENT_SECURITY_POLICY = {
-    "EXCLUDE_URL_PREFIXES": ["/api/docs/", "/api/redoc/"],  # drf-spectacular's pages: inline + CDN scripts
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
@@ -230,7 +230,12 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     },
 }
-VOICEBOT_CSP_PATH_UPDATES = {"/public/": {"style-src": ["'unsafe-inline'"]}}
+# The API docs (Swagger UI, Redoc: sidecar files, scripts from 'self') set styles with <style> blocks.
+VOICEBOT_CSP_PATH_UPDATES = {
+    "/public/": {"style-src": ["'unsafe-inline'"]},
+    "/api/docs/": {"style-src": ["'unsafe-inline'"]},
+    "/api/redoc/": {"style-src": ["'unsafe-inline'"]},
+}
 
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
@@ -307,6 +312,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAdminUser"],
+    # Swagger UI and Redoc from drf-spectacular-sidecar's static files: the docs work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # --- Channels and Celery -------------------------------------------------------------------------

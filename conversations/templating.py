@@ -7,7 +7,10 @@ behaviour:
 - `{{.path}}` resolves in the metadata (`ctx["meta"]`, or the ctx root when there is no meta);
   `{{.}}` is the whole metadata.
 - `{{meta.x}}`, `{{args.x}}`, `{{params.x}}`, `{{response.data.items[0].id}}` pick a root first;
-  any other root is missing.
+  any other root is missing. A list is indexed either way: `items[0].id` or `items.0.id`.
+- `template_problems` is the validator of this kind: it parses placeholders with the same pattern and
+  root rules the renderer uses, so what it accepts renders, and what would silently render as "" (an
+  unknown root, an unclosed `{{`, Jinja2 syntax) is refused with a message saying what to write.
 - A missing value renders as ""; dicts, lists, bools and numbers render as JSON; nothing is escaped.
 
 Output budget: a template can repeat a placeholder, and a placeholder can name the whole metadata or a
@@ -53,17 +56,18 @@ def output_budget_error() -> TemplateBudgetError:
 
 
 def resolve_path(value: Any, path: str) -> Any:
-    """Follow a dotted path with `[N]` list indexes (`data.items[0].id`) into `value`.
+    """Follow a dotted path with list indexes (`data.items[0].id` or `data.items.0.id`) into `value`.
 
     A missing key, an out-of-range index or a step into a non-container gives None. Characters outside
-    `[A-Za-z0-9_-]` and `[N]` are skipped, as the reference does (`list.0` is a key "0", not an index).
+    `[A-Za-z0-9_-]` and `[N]` are skipped, as the reference does. A number after a dot indexes a list
+    (the reference looked up a key "0" in it, which is always missing); on an object it is a key.
     """
     current = value
     for segment in _SEGMENT_RE.findall(path or ""):
         if current is None:
             return None
-        if segment.startswith("["):
-            index = int(segment[1:-1])
+        if segment.startswith("[") or (segment.isdigit() and isinstance(current, list)):
+            index = int(segment.strip("[]"))
             if not isinstance(current, list) or index >= len(current):
                 return None
             current = current[index]
@@ -89,6 +93,57 @@ def _lookup(expression: str, ctx: Mapping[str, Any]) -> Any:
     # `response.items[0]` (index glued to the root) still works.
     remainder = root[len(name) :] + ("." + rest if rest else "")
     return resolve_path(base, remainder) if remainder else base
+
+
+_PATH = r"[A-Za-z0-9_-]+(?:\[\d+\])*"
+# What the renderer resolves: `.` (all metadata), `.a.b[0]` (metadata), or a root with a path.
+_EXPRESSION_RE = re.compile(rf"^(?:\.|\.{_PATH}(?:\.{_PATH})*|(?:{'|'.join(ROOTS)})(?:\[\d+\])*(?:\.{_PATH})*)$")
+_OPEN_RE = re.compile(r"{{")
+
+
+def template_problems(text: str | None) -> list[str]:
+    """Why `text` would not render as written ([] when every placeholder resolves as it reads).
+
+    Parsed with the renderer's own pattern (PLACEHOLDER_RE) and root rules (ROOTS, `.`), so the
+    validator and the renderer cannot disagree.
+    """
+    if not text or ("{{" not in text and "{%" not in text):
+        return []
+    problems: list[str] = []
+    if "{%" in text:
+        problems.append(
+            "{% … %} tags are Jinja2, which only the static reply uses; here write placeholders such as "
+            "{{.firstName}} or {{args.user_id}}."
+        )
+    covered = [match.span() for match in PLACEHOLDER_RE.finditer(text)]
+    for opening in _OPEN_RE.finditer(text):
+        if text.startswith("{{}}", opening.start()):
+            continue  # empty braces are left as they are
+        if not any(start <= opening.start() < end for start, end in covered):
+            problems.append(
+                f"“{text[opening.start() : opening.start() + 20]}…” opens {{{{ but never closes it with }}}}."
+            )
+            break
+    for match in PLACEHOLDER_RE.finditer(text):
+        expression = match.group(1).strip()
+        if _EXPRESSION_RE.match(expression):
+            continue
+        shown = match.group(0)
+        if "|" in expression or "(" in expression or " " in expression:
+            problems.append(
+                f"{shown}: placeholders only pick a value (filters, calls and expressions are Jinja2, "
+                "for the static reply)."
+            )
+        elif expression.startswith(ROOTS) or expression.startswith("."):
+            problems.append(
+                f"{shown}: not a path; write names and list indexes, e.g. {{{{response.data.items[0].id}}}}."
+            )
+        else:
+            problems.append(
+                f"{shown} always renders empty: a placeholder starts with . (metadata, e.g. {{{{.{expression}}}}}), "
+                "meta., args., params. or response."
+            )
+    return problems
 
 
 def stringify(value: Any) -> str:

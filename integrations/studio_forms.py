@@ -19,6 +19,11 @@ DEFAULT_CODEX_PROMPT = (
     "(what_to_search_for) and answer with only the matching items and the fields needed."
 )
 MONO = {"spellcheck": "false", "autocomplete": "off"}
+# Beside every `{{.x}}` field (URL, headers, body, mapper); the static reply says Jinja2 instead.
+PLACEHOLDER_HELP = (
+    "Placeholders (not Jinja2): {{args.user_id}} (tool arguments), {{.firstName}} or {{meta.firstName}} "
+    "(metadata). Example: https://api.example.com/users/{{args.user_id}}"
+)
 
 
 def _textarea(rows: int, placeholder: str = "") -> forms.Textarea:
@@ -41,7 +46,7 @@ class IntegrationForm(forms.Form):
     url = forms.CharField(
         max_length=2000,
         label="URL",
-        help_text="Placeholders: {{args.x}} (tool arguments), {{.x}} or {{meta.x}} (metadata).",
+        help_text=PLACEHOLDER_HELP,
         widget=forms.TextInput(attrs={"placeholder": "http://127.0.0.1:9001/v1/user?user_id={{args.user_id}}", **MONO}),
     )
     args_required = forms.CharField(
@@ -58,21 +63,36 @@ class IntegrationForm(forms.Form):
     headers_template_json = forms.CharField(
         required=False,
         label="Headers template (JSON)",
-        widget=_textarea(3, '{"Authorization": "Bearer …"}'),
+        help_text=PLACEHOLDER_HELP,
+        widget=_textarea(3, '{"Authorization": "Bearer {{.apiToken}}"}'),
     )
     remove_headers = forms.BooleanField(required=False, label="Remove the stored headers")
     request_body_template = forms.CharField(
-        required=False, label="Request body template", initial="{}", widget=_textarea(3, "{}")
+        required=False,
+        label="Request body template",
+        initial="{}",
+        help_text=PLACEHOLDER_HELP + " {} sends the arguments as JSON.",
+        widget=_textarea(3, '{"user_id": "{{args.user_id}}"}'),
     )
     response_mapper_json = forms.CharField(
         required=False,
         label="Response mapper (JSON: metadata key → template)",
         initial="{}",
+        help_text=(
+            "Placeholders, as above, plus {{response.x}} for the response: e.g. "
+            '{"firstName": "{{response.data.firstName}}", "city": "{{response.data.items[0].city}}"} '
+            "(items[0] and items.0 both index a list)."
+        ),
         widget=_textarea(4, '{"firstName": "{{response.data.firstName}}"}'),
     )
     static_reply_template = forms.CharField(
         required=False,
         label="Static reply (Jinja2)",
+        help_text=(
+            "Jinja2, not placeholders: {{ meta.firstName }} (or the shorthand {{ .firstName }}), "
+            "{{ response.data.items[0].name }}, {{ args.user_id }}, and tags such as "
+            "{% if meta.firstName %}…{% endif %}. Empty: the model answers."
+        ),
         widget=_textarea(
             3, "{% if meta.firstName %}Hi {{ meta.firstName }}!{% else %}I could not find you.{% endif %}"
         ),

@@ -2,8 +2,8 @@
 
 It uses the same building blocks a conversation uses (`schema.validate_args`, `http_tool.build_request`
 and `execute` through the SSRF-guarded egress, `mapping`, `replies`) and returns what the Studio shows:
-the request (credentials masked), the response, the mapped metadata and the rendered reply. It saves
-nothing. The Codex step is not run: it reads a saved response, which belongs to a conversation.
+the request (credentials masked), the response, the mapped metadata (naming mapped fields that came
+out empty) and the rendered reply. It saves nothing. The Codex step is not run: it reads a saved response, which belongs to a conversation.
 """
 
 from __future__ import annotations
@@ -91,6 +91,11 @@ def run_test_call(
     report["response_validation"] = validate_response(tool.response_schema, outcome.payload)
     patch, merged = map_into_metadata(tool.response_mapper, response=outcome.payload, meta=metadata, args=call_args)
     report["metadata_patch"] = _pretty(patch)
+    # A mapped field that came out empty is almost always a wrong path (`data.items[0].name`).
+    mapper = tool.response_mapper if isinstance(tool.response_mapper, dict) else {}
+    report["empty_mapped"] = [
+        key for key, value in patch.items() if isinstance(mapper.get(key), str) and value in (None, "", [], {})
+    ]
     report["metadata_after"] = _pretty(merged)
     try:
         report["static_reply"] = render_reply(

@@ -4,6 +4,12 @@ mid-conversation. Here each field is checked when saved and errors name the fiel
 
 Every public function raises django `ValidationError({field: message})`; `clean_tool_fields` runs
 them all and reports every bad field at once.
+
+Templates are checked by the code that renders them, one validator per kind: the `{{.x}}` placeholders
+of the URL, headers, body and response mapper by `conversations.templating.template_problems`, the
+Jinja2 static reply by `integrations.replies.check_syntax` (the renderer's sandbox, with its
+`{{ .x }}` shorthand). Whatever renders validates; a template that would fail or silently render
+empty is refused with a message saying what to write.
 """
 
 from __future__ import annotations
@@ -14,19 +20,17 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-import jinja2
 from django.core.exceptions import ValidationError
-from jinja2.sandbox import SandboxedEnvironment
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from bots.rules import SYSTEM_TOOL_NAMES, TOOL_NAME_MESSAGE, is_tool_name
+from conversations.templating import template_problems
 from integrations.models import IntegrationTool
-from integrations.replies import expand_shorthand
+from integrations.replies import check_syntax
 
 MAX_TEMPLATE_CHARS = 100_000
 _PLACEHOLDER = re.compile(r"\{\{.*?\}\}", re.S)
-_jinja = SandboxedEnvironment(autoescape=False)
 
 # Input names accepted for each stored field: the reference's `*_json` text names and plain names.
 FIELD_ALIASES: dict[str, tuple[str, ...]] = {
@@ -60,7 +64,16 @@ def validate_url_template(url: Any) -> str:
     parts = urlsplit(_PLACEHOLDER.sub("x", url))
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValidationError({"url": "URL must start with http:// or https:// and name a host."})
-    return url
+    return validate_placeholders(url, field="url")
+
+
+def validate_placeholders(value: Any, *, field: str, where: str = "") -> str:
+    """A `{{.x}}` placeholder template, checked by the renderer's own parser (conversations.templating)."""
+    text = _text(value, field=field)
+    problems = template_problems(text)
+    if problems:
+        raise ValidationError({field: [f"{where}{problem}" for problem in problems]})
+    return text
 
 
 def validate_method(method: Any) -> str:
@@ -113,6 +126,7 @@ def validate_headers_template(value: Any) -> dict[str, str]:
             raise ValidationError({"headers_template_json": f"The value of {name!r} must be a string."})
         if "\r" in header_value or "\n" in header_value:
             raise ValidationError({"headers_template_json": f"The value of {name!r} must be on one line."})
+        validate_placeholders(header_value, field="headers_template_json", where=f"{name}: ")
     return headers
 
 
@@ -123,9 +137,11 @@ def validate_response_mapper(value: Any) -> dict[str, Any]:
         return {}
     if not isinstance(mapper, dict):
         raise ValidationError({"response_mapper_json": "Must be a JSON object of metadata keys to templates."})
-    for key in mapper:
+    for key, template in mapper.items():
         if not key.strip():
             raise ValidationError({"response_mapper_json": "Metadata keys must not be blank."})
+        if isinstance(template, str):
+            validate_placeholders(template, field="response_mapper_json", where=f"{key}: ")
     return mapper
 
 
@@ -149,15 +165,12 @@ def parse_args_required(value: Any) -> list[str]:
 
 
 def validate_jinja_template(value: Any, *, field: str = "static_reply_template") -> str:
-    """Jinja2 syntax, parsed (not rendered) by the same sandboxed environment that renders replies."""
+    """Jinja2, compiled (not rendered) by the renderer itself: its sandbox and its `{{ .x }}` shorthand."""
     text = _text(value, field=field)
     if text.strip():
-        try:
-            # The renderer's shorthand (`{{ .firstName }}` for `meta.firstName`) is expanded first, so
-            # what renders is what validates.
-            _jinja.parse(expand_shorthand(text))
-        except jinja2.TemplateSyntaxError as exc:
-            raise ValidationError({field: f"Jinja2 syntax error on line {exc.lineno}: {exc.message}"}) from None
+        problem = check_syntax(text)
+        if problem:
+            raise ValidationError({field: f"Jinja2 syntax error on {problem}"})
     return text
 
 
@@ -186,7 +199,7 @@ _CLEANERS = {
     "use_codex_response": lambda v: _bool(v, field="use_codex_response"),
     "args_required": parse_args_required,
     "headers_template": validate_headers_template,
-    "request_body_template": lambda v: _text(v, field="request_body_template"),
+    "request_body_template": lambda v: validate_placeholders(v, field="request_body_template"),
     "parameters_schema": lambda v: validate_json_schema(v, field="parameters_schema_json", object_only=True),
     "response_schema": lambda v: validate_json_schema(v, field="response_schema_json"),
     "response_mapper": validate_response_mapper,

@@ -67,3 +67,18 @@
   document.addEventListener("change", function () { sync(); });
   document.addEventListener("htmx:afterSettle", function () { sync(); });
 })();
+
+/* Model fields take any name; their suggestions (a datalist) follow the selected provider key:
+   `models-<key id>` when the page has that key's model list, else `models-default`. */
+(function () {
+  "use strict";
+  document.addEventListener("change", function (event) {
+    const select = event.target;
+    if (!select.matches || !select.matches('select[name="openai_key"]')) return;
+    const own = document.getElementById("models-" + select.value);
+    const list = select.value && own ? "models-" + select.value : "models-default";
+    (select.form || document).querySelectorAll("[data-model-suggestions]").forEach(function (input) {
+      input.setAttribute("list", list);
+    });
+  });
+})();

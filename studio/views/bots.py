@@ -17,11 +17,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from bots.models import Bot
+from bots.models import Bot, ProviderKey
 from bots.options import api_options
-from bots.selectors import bot_list_with_stats, bot_stats
+from bots.selectors import bot_key_problem, bot_list_with_stats, bot_stats, default_provider_key, provider_key_list
 from bots.services import bot_create, bot_delete, bot_update
 from bots.studio_forms import BotForm, apply_service_errors
+from conversations.provider_keys import provider_key_models
 from integrations.models import IntegrationTool
 from integrations.services_tools import system_tools_for_bot
 from studio.formatting import fmt_ms
@@ -29,6 +30,8 @@ from studio.permissions import staff_required
 from telephony.services import bot_phone_panel
 
 # --- dashboard and bot pages -----------------------------------------------------------------------
+
+MAX_KEYS_WITH_SUGGESTIONS = 50
 
 
 def _voices() -> dict[str, list[str]]:
@@ -44,8 +47,21 @@ def _voices() -> dict[str, list[str]]:
     return {"piper": sorted(voices)}
 
 
+def _key_models(selected: ProviderKey | None) -> dict[str, list[str]]:
+    """Each stored key's chat models for the model suggestions: the selected key's listed now when not
+    cached (short timeout), the others from the cache only."""
+    keys = provider_key_list()[:MAX_KEYS_WITH_SUGGESTIONS]
+    return {str(key.pk): provider_key_models(key, fetch=selected is not None and key.pk == selected.pk) for key in keys}
+
+
 def _bot_form(bot: Bot | None, data: Any = None) -> BotForm:
-    return BotForm(data, instance=bot or Bot(), options=api_options(), voices=_voices())
+    selected = bot.openai_key if bot is not None else default_provider_key()
+    form = BotForm(
+        data, instance=bot or Bot(), options=api_options(), voices=_voices(), key_models=_key_models(selected)
+    )
+    # Shown above the fields, so an HTMX save that picks a key clears it.
+    form.key_problem = bot_key_problem(bot if bot is not None else Bot(openai_key=selected))
+    return form
 
 
 @staff_required

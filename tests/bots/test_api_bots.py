@@ -20,17 +20,17 @@ def make_key(name: str = "main") -> ProviderKey:
     return key
 
 
-def test_it_creates_a_bot_with_reference_defaults(staff_api):
+def test_it_creates_a_bot_with_the_defaults(staff_api):
     response = staff_api.post("/api/bots", {"name": "Helper", "system_prompt": "Be brief."}, format="json")
     assert response.status_code == 201
     body = response.json()
     assert body["name"] == "Helper"
     assert body["system_prompt"] == "Be brief."
-    assert body["openai_model"] == "o4-mini"
+    assert body["openai_model"] == "gpt-4.1-mini"  # fast, not the reference's reasoning o4-mini
     assert body["web_search_model"] == "gpt-4o-mini"
     assert body["codex_model"] == "gpt-5.1-codex-mini"
-    assert body["disabled_tools"] == []
-    assert body["openai_key_id"] is None
+    assert body["disabled_tools"] == ["web_search"]  # no search backend configured
+    assert body["openai_key_id"] is None  # no key stored
     assert body["openai_tts_speed"] == 1.0
     assert body["tts_vendor"] == "piper"
     assert body["asr_engine"] == "faster_whisper"

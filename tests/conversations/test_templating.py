@@ -42,9 +42,11 @@ def test_it_resolves_dot_paths_in_the_root_when_there_is_no_meta():
     assert render_template("{{.a.b}}", {"a": {"b": "c"}}) == "c"
 
 
-def test_it_does_not_treat_dot_numbers_as_list_indexes():
-    assert resolve_path({"items": [1, 2]}, "items.0") is None
-    assert resolve_path({"items": [1, 2]}, "items[0]") == 1
+def test_it_indexes_lists_with_dot_numbers_and_brackets():
+    assert resolve_path({"items": [1, 2]}, "items.0") == 1
+    assert resolve_path({"items": [1, 2]}, "items[1]") == 2
+    assert resolve_path({"items": {"0": "key"}}, "items.0") == "key"  # on an object, a key
+    assert resolve_path({"items": [1, 2]}, "items.5") is None
 
 
 def test_a_single_placeholder_evaluates_to_the_raw_value():
