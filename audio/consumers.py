@@ -354,6 +354,7 @@ class TalkConsumer(AsyncWebsocketConsumer):
                     speech_ended_at=ended,
                     options=turn_options,
                     early=recording.early,
+                    samples=samples,
                 )
             else:
                 events = pipeline.voice_turn(

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from asgiref.sync import sync_to_async
 
-from audio import asr, tts
+from audio import asr, tts, turn_audio
 from audio.chunker import SentenceChunker
 from audio.streaming_asr import StreamingTranscriber
 from conversations.engine.events import Audio, Done, Error, Event, Interim, Metrics, Status, TextDelta, Transcript
@@ -92,13 +92,16 @@ async def speak_events(
     started_at: float | None = None,
     speech_ended_at: float | None = None,
     extra_timings: dict[str, int] | None = None,
+    keep_audio: bool = False,
 ) -> AsyncIterator[Event]:
     """Pass `source`'s events through, adding one `Audio` per chunk of spoken text as soon as it is
-    synthesised, a final `Metrics` with the voice timings, and `Done` last (after the last audio)."""
+    synthesised, a final `Metrics` with the voice timings, and `Done` last (after the last audio).
+    `keep_audio` (voice turns) stores the reply's audio on its message (`audio.turn_audio`)."""
     started_at = started_at if started_at is not None else time.perf_counter()
     out: asyncio.Queue = asyncio.Queue()
     texts: asyncio.Queue[str | None] = asyncio.Queue()
     chunker = SentenceChunker(voice.chunk_min_chars, voice.chunk_max_chars)
+    reply_audio = turn_audio.ReplyAudio() if keep_audio else None
     state: dict = {"done": None, "timings": {}, "first_text_at": None, "first_audio_at": None, "tts_error": None}
     engine_started_at = time.perf_counter()
 
@@ -148,6 +151,8 @@ async def speak_events(
             if not announced:
                 announced = True
                 await out.put(Status("tts"))
+            if reply_audio is not None:
+                reply_audio.add(audio)
             await out.put(audio)
 
     async def run_all() -> None:
@@ -185,6 +190,8 @@ async def speak_events(
         observe.voice_timings(timings)  # tts_first_audio and voice_to_voice histograms
     timings["total"] = stored["total"] = _ms(speech_ended_at if speech_ended_at is not None else started_at)
     await _record_timings(done.message_id, stored)
+    if reply_audio is not None:
+        await reply_audio.store(done.message_id)
     yield Metrics(timings)
     yield Done(
         text=done.text, metrics={**done.metrics, **timings}, interrupted=done.interrupted, message_id=done.message_id
@@ -225,7 +232,9 @@ async def voice_turn(
     ended = speech_ended_at if speech_ended_at is not None else time.perf_counter()
     yield Status("asr")
     text, asr_ms = await transcribe_utterance(voice, samples)
-    async for event in _turn_on_transcript(conversation, text, asr_ms, voice, speak, ended, options, None):
+    async for event in _turn_on_transcript(
+        conversation, text, asr_ms, voice, speak, ended, options, None, user_audio=samples
+    ):
         yield event
 
 
@@ -238,17 +247,19 @@ async def streamed_voice_turn(
     speech_ended_at: float | None = None,
     options: TurnOptions | None = None,
     early: EarlyReply | None = None,
+    samples: np.ndarray | None = None,
 ) -> AsyncIterator[Event]:
     """A spoken turn whose audio was transcribed while it was spoken (`audio.streaming_asr`): only
     what no earlier decode covered is decoded now. With `early`, a model call started on the pause
-    transcript is adopted when the final transcript is the same text, else discarded unseen."""
+    transcript is adopted when the final transcript is the same text, else discarded unseen.
+    `samples` (the whole utterance) is kept as the user's audio."""
     ended = speech_ended_at if speech_ended_at is not None else time.perf_counter()
     try:
         yield Status("asr")
         final = await transcriber.final()
         extra = {"asr_decodes": final.decodes, "asr_reused": int(final.reused)}
         async for event in _turn_on_transcript(
-            conversation, final.text, final.asr_ms, voice, speak, ended, options, early, extra
+            conversation, final.text, final.asr_ms, voice, speak, ended, options, early, extra, user_audio=samples
         ):
             yield event
     finally:
@@ -267,6 +278,8 @@ async def _turn_on_transcript(
     options: TurnOptions | None,
     early: EarlyReply | None,
     extra: dict[str, int] | None = None,
+    *,
+    user_audio: np.ndarray | None = None,
 ) -> AsyncIterator[Event]:
     from conversations.engine import run_turn
 
@@ -277,9 +290,10 @@ async def _turn_on_transcript(
         yield Done(text="", metrics=timings)
         return
     extra_timings = {"asr": asr_ms, **(extra or {})}
+    audio_fields = await turn_audio.user_audio_fields(conversation.pk, user_audio)
     options = replace(
         options or TurnOptions(),
-        user_message_fields={**(options.user_message_fields if options else {}), "asr_ms": asr_ms},
+        user_message_fields={**(options.user_message_fields if options else {}), "asr_ms": asr_ms, **audio_fields},
         extra_timings_ms={**(options.extra_timings_ms if options else {}), **extra_timings},
     )
     if early is not None:
@@ -288,7 +302,9 @@ async def _turn_on_transcript(
             options.model_stream = adopted.model_stream
             extra_timings["llm_early"] = 1
     source = run_turn(conversation, text, options=options)
-    async for event in speak_events(source, voice, speak=speak, speech_ended_at=ended, extra_timings=extra_timings):
+    async for event in speak_events(
+        source, voice, speak=speak, speech_ended_at=ended, extra_timings=extra_timings, keep_audio=True
+    ):
         yield event
 
 

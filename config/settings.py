@@ -412,6 +412,13 @@ CELERY_BEAT_SCHEDULE["voicebot-cleanup-expired"] = {
 VOICEBOT_MODELS_DIR = Path(env.str("VOICEBOT_MODELS_DIR", default=str(BASE_DIR / "var" / "models")))
 VOICEBOT_PIPER_VOICES_DIR = Path(env.str("VOICEBOT_PIPER_VOICES_DIR", default=str(VOICEBOT_MODELS_DIR / "piper")))
 VOICEBOT_PIPER_DEFAULT_VOICE = env.str("VOICEBOT_PIPER_DEFAULT_VOICE", default="en_US-joe-medium")
+# Where `voicebot_models pull` and the bot page's download button fetch models (docs/voice.md "Models"):
+# the Hugging Face hub, or a mirror named by HF_ENDPOINT (the hub client's own variable).
+VOICEBOT_MODEL_HUB_ENDPOINT = env.str("HF_ENDPOINT", default="").rstrip("/")
+# Voice turns keep the user's and the bot's audio (files under VOICEBOT_DATA_DIR/voice), deleted by the
+# cleanup job after the retention (0 days: kept until the conversation is deleted).
+VOICEBOT_STORE_VOICE_AUDIO = env.bool("VOICEBOT_STORE_VOICE_AUDIO", default=True)
+VOICEBOT_VOICE_AUDIO_RETENTION_DAYS = _int("VOICEBOT_VOICE_AUDIO_RETENTION_DAYS", 30, minimum=0)
 VOICEBOT_MODEL_CACHE_SIZE = _int("VOICEBOT_MODEL_CACHE_SIZE", 4, minimum=1, maximum=32)
 VOICEBOT_ASR_BEAM_SIZE = _int("VOICEBOT_ASR_BEAM_SIZE", 1, minimum=1, maximum=10)
 VOICEBOT_ASR_CPU_THREADS = _int("VOICEBOT_ASR_CPU_THREADS", 0, minimum=0)

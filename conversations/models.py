@@ -113,6 +113,12 @@ class Message(models.Model):
         max_length=128, blank=True, default="", help_text="Model's call id (pairs call and result)."
     )
     interrupted = models.BooleanField(default=False, help_text="The turn was cut off while this text was being said.")
+    audio = models.FileField(
+        max_length=300,
+        blank=True,
+        default="",
+        help_text="Voice turns: what the user said / what the bot said (a WAV under the data dir; staff-only view).",
+    )
 
     input_tokens_est = models.PositiveIntegerField(null=True, blank=True)
     output_tokens_est = models.PositiveIntegerField(null=True, blank=True)

@@ -11,6 +11,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -29,6 +31,7 @@ MESSAGE_FIELDS = {
     "llm_total_ms",
     "tts_first_audio_ms",
     "total_ms",
+    "audio",  # a stored voice recording's storage name (`voice_audio_save`)
 }
 
 
@@ -235,3 +238,40 @@ def conversation_for_bot(
     if conversation.bot_id != bot.pk:
         raise ConversationOfAnotherBot("Conversation does not belong to bot")
     return conversation
+
+
+# --- voice audio (the user's and the bot's audio of voice turns) -----------------------------------
+
+
+def voice_audio_save(*, conversation_id: Any, wav: bytes, role: str) -> str:
+    """Write one WAV under the data dir (`voice/<conversation>/<role>-<uuid>.wav`) and return its
+    storage name, for the `audio` field of the message it belongs to (the user's message is stored by
+    the turn after this, so its name travels with the message's fields)."""
+    name = f"voice/{uuid.UUID(str(conversation_id))}/{role}-{uuid.uuid4().hex}.wav"
+    return default_storage.save(name, ContentFile(wav))
+
+
+def message_attach_audio(*, message_id: Any, wav: bytes) -> str:
+    """Store the bot's audio of a stored reply (written after the reply, once it has been spoken)."""
+    row = Message.objects.filter(pk=message_id).values_list("conversation_id", "role").first()
+    if row is None:
+        return ""
+    name = voice_audio_save(conversation_id=row[0], wav=wav, role=row[1])
+    if not Message.objects.filter(pk=message_id, audio="").update(audio=name):
+        default_storage.delete(name)  # the message went away (or has audio) meanwhile
+        return ""
+    return name
+
+
+def voice_audio_delete_older_than(*, cutoff: datetime) -> int:
+    """Retention: delete the audio files of messages created before `cutoff` (the text stays)."""
+    count = 0
+    rows = Message.objects.filter(created_at__lt=cutoff).exclude(audio="").values_list("pk", "audio")
+    for pk, name in rows.iterator():
+        try:
+            default_storage.delete(name)
+        except OSError:
+            pass  # already gone
+        Message.objects.filter(pk=pk).update(audio="")
+        count += 1
+    return count

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, Max, Min, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Left
 from django.utils import timezone
 
 from bots.models import Bot
@@ -71,5 +72,24 @@ class ConversationFilterForm(forms.Form):
         return data.get("page_size") or 50
 
 
+FIRST_MESSAGE_CHARS = 200
+
+
 def conversation_list_queryset() -> QuerySet[Conversation]:
-    return Conversation.objects.select_related("bot").annotate(message_count=Count("messages")).order_by("-updated_at")
+    """One query for a page of the list: the bot, message count, first and last message times (the
+    duration) and the start of the first user message are annotated, never fetched per row."""
+    first_user_message = (
+        Message.objects.filter(conversation=OuterRef("pk"), role=Message.Role.USER)
+        .order_by("created_at")
+        .values("content")[:1]
+    )
+    return (
+        Conversation.objects.select_related("bot")
+        .annotate(
+            message_count=Count("messages"),
+            first_message_at=Min("messages__created_at"),
+            last_message_at=Max("messages__created_at"),
+            first_user_message=Left(Subquery(first_user_message), FIRST_MESSAGE_CHARS),
+        )
+        .order_by("-updated_at")
+    )

@@ -10,6 +10,8 @@ from studio.views import conversations as conversations_views
 from studio.views import integrations as integrations_views
 from studio.views import keys as keys_views
 from studio.views import latency as latency_views
+from studio.views import voice_models as voice_models_views
+from studio.views import voice_preview as voice_preview_views
 
 app_name = "studio"
 
@@ -26,6 +28,9 @@ urlpatterns = [
     path("bots/<uuid:bot_id>/", bots_views.bot_edit, name="bot_edit"),
     path("bots/<uuid:bot_id>/delete/", bots_views.bot_delete_view, name="bot_delete"),
     path("bots/<uuid:bot_id>/system-tools/", bots_views.bot_system_tools, name="bot_system_tools"),
+    path("bots/<uuid:bot_id>/voice-preview/", voice_preview_views.bot_voice_preview, name="bot_voice_preview"),
+    path("bots/<uuid:bot_id>/models/", voice_models_views.bot_models_panel, name="bot_models"),
+    path("bots/<uuid:bot_id>/models/download/", voice_models_views.bot_model_download, name="bot_model_download"),
     path("bots/<uuid:bot_id>/integrations/new/", integrations_views.integration_create, name="integration_create"),
     path(
         "bots/<uuid:bot_id>/integrations/validate/",
@@ -60,6 +65,11 @@ urlpatterns = [
     path("latency/", latency_views.latency_page, name="latency"),
     path("conversations/", conversations_views.conversation_list, name="conversation_list"),
     path("conversations/<uuid:conversation_id>/", conversations_views.conversation_detail, name="conversation_detail"),
+    path(
+        "conversations/<uuid:conversation_id>/messages/<uuid:message_id>/audio.wav",
+        conversations_views.message_audio,
+        name="message_audio",
+    ),
     path(
         "conversations/<uuid:conversation_id>/export.json",
         conversations_views.conversation_export,

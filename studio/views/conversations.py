@@ -6,13 +6,13 @@ import json
 from typing import Any
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 
 from conversations.models import Conversation, Message
 from conversations.serializers import ConversationOutputSerializer, MessageOutputSerializer
 from conversations.studio_forms import ConversationFilterForm, conversation_list_queryset
-from studio.formatting import fmt_ms, latency_parts
+from studio.formatting import fmt_duration, fmt_ms, latency_parts
 from studio.permissions import staff_required
 
 MESSAGE_LATENCIES = {
@@ -44,6 +44,9 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
         queryset = form.filter(queryset)
     paginator = Paginator(queryset, form.page_size_value() if form.is_bound else 50)
     page = paginator.get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)  # one query; the rows carry their annotations
+    for row in page.object_list:
+        row.duration = fmt_duration(row.first_message_at, row.last_message_at)
     query = request.GET.copy()
     query.pop("page", None)
     context = {"form": form, "page": page, "query": query.urlencode()}
@@ -82,6 +85,21 @@ def conversation_detail(request: HttpRequest, conversation_id: Any) -> HttpRespo
         "fmt_total": fmt_ms(conversation.last_total_ms),
     }
     return render(request, "studio/conversations/detail.html", context)
+
+
+@staff_required
+def message_audio(request: HttpRequest, conversation_id: Any, message_id: Any) -> HttpResponse:
+    """The stored audio of one voice-turn message (staff only; the files have no public URL)."""
+    message = get_object_or_404(Message, pk=message_id, conversation_id=conversation_id)
+    if not message.audio:
+        raise Http404("No audio stored for this message")
+    try:
+        handle = message.audio.open("rb")
+    except FileNotFoundError:
+        raise Http404("The audio file is gone") from None
+    response = FileResponse(handle, content_type="audio/wav")
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 def transcript_export(conversation: Conversation) -> dict[str, Any]:
