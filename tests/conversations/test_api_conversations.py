@@ -7,15 +7,17 @@ import uuid
 
 import pytest
 
-from bots.models import Bot
-from conversations.models import Conversation, Message
+from bots.services import bot_create
+from conversations.services import assistant_reply_store, conversation_start, message_append, messages_append
+from tests.user_data import conversation_with
 
 pytestmark = pytest.mark.django_db
 
 
 def test_it_lists_conversations_newest_activity_first_with_reference_fields(staff_api, bot):
-    older = Conversation.objects.create(bot=bot, metadata={"firstName": "Ada"}, llm_input_tokens_est=12)
-    newer = Conversation.objects.create(bot=bot, test_flag=False, external_id="user-1")
+    older = conversation_with(bot, metadata={"firstName": "Ada"})
+    assistant_reply_store(conversation=older, text="Hi Ada.", input_tokens=12)
+    newer = conversation_start(bot=bot, test_flag=False, external_id="user-1", channel="widget")
 
     response = staff_api.get("/api/conversations")
 
@@ -36,10 +38,10 @@ def test_it_lists_conversations_newest_activity_first_with_reference_fields(staf
 
 
 def test_it_filters_by_bot_and_test_flag(staff_api, bot):
-    other = Bot.objects.create(name="Other")
-    Conversation.objects.create(bot=bot, test_flag=True)
-    live = Conversation.objects.create(bot=bot, test_flag=False)
-    Conversation.objects.create(bot=other, test_flag=False)
+    other = bot_create(name="Other")
+    conversation_start(bot=bot, test_flag=True)
+    live = conversation_start(bot=bot, test_flag=False, channel="widget")
+    conversation_start(bot=other, test_flag=False, channel="widget")
 
     by_bot = staff_api.get(f"/api/conversations?bot_id={bot.id}").json()
     assert by_bot["total"] == 2
@@ -64,7 +66,7 @@ def test_it_clamps_page_and_page_size(staff_api, bot, query, page, page_size):
 
 
 def test_it_pages_through_results(staff_api, bot):
-    created = [Conversation.objects.create(bot=bot) for _ in range(25)]
+    created = [conversation_start(bot=bot) for _ in range(25)]
     first = staff_api.get("/api/conversations?page=1&page_size=10").json()
     third = staff_api.get("/api/conversations?page=3&page_size=10").json()
     beyond = staff_api.get("/api/conversations?page=9&page_size=10").json()
@@ -88,30 +90,35 @@ def test_it_refuses_bad_query_parameters_with_a_field_error(staff_api, query, fi
 
 
 def test_it_shows_a_conversation_with_its_bot_and_transcript(staff_api, bot):
-    conversation = Conversation.objects.create(bot=bot, metadata={"plan": "gold"})
-    Message.objects.create(conversation=conversation, role="user", content="Look me up", asr_ms=210)
-    Message.objects.create(
+    conversation = conversation_with(bot, metadata={"plan": "gold"})
+    message_append(conversation=conversation, role="user", content="Look me up", asr_ms=210)
+    messages_append(
         conversation=conversation,
-        role="tool",
-        content=json.dumps({"tool": "lookup", "arguments": {"user_id": "7"}}),
-        tool_name="lookup",
-        tool_kind="call",
+        messages=[
+            {
+                "role": "tool",
+                "tool_name": "lookup",
+                "tool_kind": "call",
+                "tool_call_id": "call_1",
+                "content": json.dumps({"tool": "lookup", "arguments": {"user_id": "7"}}),
+            },
+            {
+                "role": "tool",
+                "tool_name": "lookup",
+                "tool_kind": "result",
+                "tool_call_id": "call_1",
+                "content": json.dumps({"tool": "lookup", "result": {"ok": True}}),
+            },
+        ],
     )
-    Message.objects.create(
-        conversation=conversation, role="tool", content=json.dumps({"tool": "lookup", "result": {"ok": True}})
-    )
-    Message.objects.create(
+    assistant_reply_store(
         conversation=conversation,
-        role="assistant",
-        content="You are on gold",
-        input_tokens_est=40,
-        output_tokens_est=5,
-        cost_usd_est=0.001,
-        llm_ttfb_ms=120,
-        llm_total_ms=300,
-        tts_first_audio_ms=80,
-        total_ms=500,
+        text="You are on gold",
         interrupted=True,
+        input_tokens=40,
+        output_tokens=5,
+        cost_usd=0.001,
+        timings_ms={"llm_ttfb": 120, "llm_total": 300, "tts_first_audio": 80, "total": 500},
     )
 
     response = staff_api.get(f"/api/conversations/{conversation.id}")
@@ -141,9 +148,9 @@ def test_it_shows_a_conversation_with_its_bot_and_transcript(staff_api, bot):
 
 
 def test_it_reads_a_conversation_in_a_fixed_number_of_queries(staff_api, bot, django_assert_max_num_queries):
-    conversation = Conversation.objects.create(bot=bot)
+    conversation = conversation_start(bot=bot)
     for index in range(30):
-        Message.objects.create(conversation=conversation, role="user", content=f"m{index}")
+        message_append(conversation=conversation, role="user", content=f"m{index}")
     with django_assert_max_num_queries(2):
         response = staff_api.get(f"/api/conversations/{conversation.id}")
     assert len(response.json()["messages"]) == 30
@@ -156,7 +163,7 @@ def test_it_answers_404_for_an_unknown_conversation(staff_api):
 
 
 def test_it_refuses_anonymous_and_non_staff_users(anonymous_api, stranger_api, bot):
-    conversation = Conversation.objects.create(bot=bot, metadata={"ssn": "123-45-6789"})
+    conversation = conversation_with(bot, metadata={"ssn": "123-45-6789"})
     for api in (anonymous_api, stranger_api):
         for url in ("/api/conversations", f"/api/conversations/{conversation.id}"):
             response = api.get(url)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bots.models import Bot, ProviderKey
+from bots.services import bot_create, provider_key_create
 from conversations.engine.events import ToolResult
 from conversations.services import conversation_start
 from tests.conversations import sample_tools  # noqa: F401
@@ -18,10 +18,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def chat_bot(openai_double, settings):
     settings.OPENAI_API_KEY = ""  # only the bot's own key may be used
-    key = ProviderKey(name="local server", base_url=openai_double.base_url, api_style="chat_completions")
-    key.set_secret("sk-local-server-key-123")
-    key.save()
-    return Bot.objects.create(
+    key = provider_key_create(
+        name="local server",
+        secret="sk-local-server-key-123",
+        base_url=openai_double.base_url,
+        api_style="chat_completions",
+    )
+    return bot_create(
         name="toolbox chat", system_prompt="You help {{.firstName}}.", openai_model="llama3", openai_key=key
     )
 

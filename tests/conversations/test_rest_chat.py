@@ -7,8 +7,9 @@ import uuid
 
 import pytest
 
-from bots.models import Bot
+from bots.services import bot_create
 from conversations.models import Conversation, Message
+from conversations.services import conversation_start
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -105,8 +106,8 @@ def test_an_unknown_conversation_is_a_404(staff_api, bot, openai_double):
 
 
 def test_a_conversation_of_another_bot_is_a_400(staff_api, bot, openai_double):
-    other = Bot.objects.create(name="Other")
-    foreign = Conversation.objects.create(bot=other)
+    other = bot_create(name="Other")
+    foreign = conversation_start(bot=other)
     response = staff_api.post(chat_url(bot), {"text": "hi", "conversation_id": str(foreign.pk)}, format="json")
 
     assert response.status_code == 400 and response.json() == {"detail": "Conversation does not belong to bot"}

@@ -8,7 +8,7 @@ import json
 import pytest
 from asgiref.sync import sync_to_async
 
-from bots.models import Bot
+from bots.services import bot_create
 from conversations.engine.events import Interim, ToolCall, ToolResult
 from conversations.services import conversation_start
 from tests.conversations import sample_tools  # noqa: F401  (registers the provider)
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def toolbox_bot(db):
-    return Bot.objects.create(name="toolbox bot", system_prompt="You help {{.firstName}}.", openai_model="gpt-4o-mini")
+    return bot_create(name="toolbox bot", system_prompt="You help {{.firstName}}.", openai_model="gpt-4o-mini")
 
 
 @pytest.fixture
