@@ -24,6 +24,11 @@ class ClientKeyForm(forms.Form):
         help_text="None ticked: every bot.",
         widget=forms.CheckboxSelectMultiple,
     )
+    show_turn_details = forms.BooleanField(
+        required=False,
+        label="Show model, tokens and cost in the widget",
+        help_text="Off: visitors see only the replies (what a public site usually wants).",
+    )
 
     def service_fields(self) -> dict:
         data = self.cleaned_data
@@ -31,6 +36,7 @@ class ClientKeyForm(forms.Form):
             "name": data["name"],
             "allowed_origins": data.get("allowed_origins", ""),
             "allowed_bot_ids": [str(bot.pk) for bot in data.get("allowed_bot_ids") or []],
+            "show_turn_details": bool(data.get("show_turn_details")),
         }
 
     def add_service_error(self, error: EmbedInputError) -> None:

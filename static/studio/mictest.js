@@ -7,8 +7,9 @@
      speech begins (plus ~300 ms of pre-roll) and `stop` after a pause;
    - hands-free, server VAD: `start` with `vad: true`; the server ends the utterance itself.
    Barge-in: speaking while the bot talks (hands-free) or clicking "Stop audio" / the chat stops
-   playback at once and sends `cancel`. Text chat goes over the same socket. Every conversation made
-   here has test_flag=true. Per-turn metrics are shown under each reply. */
+   playback at once and sends `cancel`. Text chat goes over the same socket. The "Test conversation"
+   and "Debug" boxes send `test_flag` and `debug` with every init/start/chat. Per-turn metrics are
+   shown under each reply. */
 (function () {
   "use strict";
 
@@ -25,6 +26,8 @@
     handsFree: $("[data-role=hands-free]"),
     mode: $("[data-role=mode]"),
     speak: $("[data-role=speak]"),
+    debug: $("[data-role=debug]"),
+    testFlag: $("[data-role=test-flag]"),
     stopAudio: $("[data-role=stop-audio]"),
     meter: $("[data-role=meter] > span"),
     recDot: $("[data-role=rec-dot]"),
@@ -210,7 +213,10 @@
   }
   function request(type, fields) {
     const req = uuid();
-    const message = Object.assign({ type: type, req_id: req, speak: ui.speak.checked, test_flag: true }, fields || {});
+    const message = Object.assign(
+      { type: type, req_id: req, speak: ui.speak.checked, test_flag: ui.testFlag.checked, debug: ui.debug.checked },
+      fields || {}
+    );
     if (state.conversationId && type !== "init" && !("conversation_id" in message)) {
       message.conversation_id = state.conversationId;
     }

@@ -26,6 +26,7 @@ from conversations.provider_keys import provider_key_models
 from integrations.models import IntegrationTool
 from integrations.services_tools import system_tools_for_bot
 from studio.formatting import fmt_ms
+from studio.onboarding import onboarding_steps
 from studio.permissions import staff_required
 from telephony.services import bot_phone_panel
 
@@ -71,7 +72,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         stats = bot_stats(bot)
         latency = f"{fmt_ms(stats['avg_llm_ttfb_ms'])} / {fmt_ms(stats['avg_llm_total_ms'])}"
         rows.append((bot, stats, latency))
-    return render(request, "studio/bots/dashboard.html", {"bots": rows})
+    steps = onboarding_steps()
+    next_step = next((step.key for step in steps if not step.done), "")
+    context = {"bots": rows, "steps": steps, "show_steps": bool(next_step), "next_step": next_step}
+    return render(request, "studio/bots/dashboard.html", context)
 
 
 @staff_required

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -41,7 +42,12 @@ def _client_keys_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     for key in keys:
         key.bot_names = [bot_names.get(str(b), str(b)) for b in key.allowed_bot_ids or []]
         key.edit_form = ClientKeyUpdateForm(
-            initial={"name": key.name, "allowed_origins": key.allowed_origins, "allowed_bot_ids": key.allowed_bot_ids},
+            initial={
+                "name": key.name,
+                "allowed_origins": key.allowed_origins,
+                "allowed_bot_ids": key.allowed_bot_ids,
+                "show_turn_details": key.show_turn_details,
+            },
             prefix=f"k{key.pk.hex[:8]}",
         )
     context = {
@@ -55,7 +61,12 @@ def _client_keys_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
 
 
 def _provider_keys_context(**extra: Any) -> dict[str, Any]:
-    return {"provider_keys": provider_key_list(), "provider_key_form": ProviderKeyForm(prefix="provider"), **extra}
+    return {
+        "provider_keys": provider_key_list(),
+        "provider_key_form": ProviderKeyForm(prefix="provider"),
+        "server_key": bool(settings.OPENAI_API_KEY),
+        **extra,
+    }
 
 
 def keys_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:

@@ -149,3 +149,42 @@ def test_the_api_docs_are_served_from_our_own_files_under_the_csp(staff_client):
     assert script.status_code == 200 and "SwaggerUIBundle" in script.content.decode()
     redoc = staff_client.get("/api/redoc/").content.decode()
     assert "redoc.standalone.js" in redoc and "fonts.googleapis" not in redoc
+
+
+def _steps(html: str) -> dict[str, bool]:
+    found = re.findall(r'<li class="step( done)?" data-step="(\w+)">', html)
+    return {name: bool(done) for done, name in found}
+
+
+def test_the_empty_dashboard_walks_through_key_bot_test_embed(staff_client):
+    html = staff_client.get("/").content.decode()
+
+    assert _steps(html) == {"key": False, "bot": False, "test": False, "embed": False}
+    assert "Add a provider key</a> first" in html
+
+
+def test_each_step_is_ticked_from_the_database(staff_client):
+    from conversations.models import Conversation
+    from embed.services import client_key_create
+
+    provider_key_create(name="Mine", secret="sk-mine-0123456789abcdef")
+    bot = bot_create(name="Helper")
+    assert _steps(staff_client.get("/").content.decode()) == {"key": True, "bot": True, "test": False, "embed": False}
+
+    Conversation.objects.create(bot=bot, channel=Conversation.Channel.STUDIO)
+    client_key_create(name="Site")
+    assert 'id="first-steps"' not in staff_client.get("/").content.decode()  # all done: the list goes away
+
+
+def test_a_client_key_can_show_turn_details_in_the_widget(staff_client):
+    from embed.models import ClientKey
+
+    staff_client.post("/keys/client/", {"client-name": "Site", "client-show_turn_details": "on"})
+    key = ClientKey.objects.get(name="Site")
+    assert key.show_turn_details is True
+
+    prefix = f"k{key.pk.hex[:8]}"
+    staff_client.post(f"/keys/client/{key.pk}/", {f"{prefix}-name": "Site"})
+    key.refresh_from_db()
+    assert key.show_turn_details is False
+    assert 'name="client-show_turn_details"' in staff_client.get("/keys/").content.decode()
