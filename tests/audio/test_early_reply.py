@@ -29,8 +29,7 @@ async def _transcribed(voice: pipeline.Voice, pcm: bytes, on_pause=None) -> Stre
 
 async def _turn(conversation, transcriber, voice, early) -> list:
     return [
-        event
-        async for event in pipeline.streamed_voice_turn(conversation, transcriber, voice, speak=True, early=early)
+        event async for event in pipeline.streamed_voice_turn(conversation, transcriber, voice, speak=True, early=early)
     ]
 
 
@@ -58,7 +57,9 @@ async def test_a_discarded_early_reply_is_never_spoken_and_never_stored(voice_bo
     assert said == REPLY and next(e for e in events if isinstance(e, Done)).text == REPLY
     assert len([e for e in events if isinstance(e, Audio)]) == 1  # one sentence spoken: the real reply
     assert early.discarded == 1 and len(openai_double.requests) == 2
-    stored = [(m.role, m.content) async for m in Message.objects.filter(conversation=conversation).order_by("created_at")]
+    stored = [
+        (m.role, m.content) async for m in Message.objects.filter(conversation=conversation).order_by("created_at")
+    ]
     assert [role for role, _ in stored] == ["user", "assistant"]
     assert words(stored[0][1]) == words(QUESTION) and stored[1][1] == REPLY
     assert not any("EARLY" in content for _, content in stored)

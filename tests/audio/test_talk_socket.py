@@ -166,12 +166,19 @@ async def test_partial_transcripts_arrive_while_speaking_and_stop_reuses_the_pau
     await _send(ws, type="start", req_id="p1")
     await _events_until(ws, "recording")
     partials = []
-    for i in range(0, len(question_pcm16), FRAME):
-        await ws.send_to(bytes_data=question_pcm16[i : i + FRAME])
-        while not await ws.receive_nothing(timeout=0.15):  # let the decodes of what was sent finish
-            event = json.loads(await ws.receive_from())
-            assert event["type"] == "asr_partial" and event["req_id"] == "p1"
-            partials.append(event)
+
+    async def next_partial() -> dict:
+        event = json.loads(await ws.receive_from(timeout=60))
+        assert event["type"] == "asr_partial" and event["req_id"] == "p1"
+        partials.append(event)
+        return event
+
+    cut = len(question_pcm16) * 6 // 10 // FRAME * FRAME  # mid-sentence
+    await _speak(ws, question_pcm16[:cut])
+    await next_partial()  # the words so far, before the sentence is complete
+    await _speak(ws, question_pcm16[cut:])  # the rest, then 300 ms of silence: the pause decode
+    while words((await next_partial())["text"]) != words(QUESTION):
+        pass
     await _send(ws, type="stop", req_id="p1")
     events = await _events_until(ws)
     await ws.disconnect()
