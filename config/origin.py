@@ -98,8 +98,13 @@ def trusted_origin(origin: Origin) -> bool:
 
 
 def origin_allowed(scope: dict[str, Any]) -> bool:
-    """The exact same-origin rule for a websocket handshake (see the module docstring)."""
-    origin = parse_origin(_header(scope, b"origin"))
+    """The exact same-origin rule for a websocket handshake (see the module docstring). A client that
+    authenticated with a token (`config.ws_token_auth`) and sends no Origin is a script, not a browser
+    page, and passes; one that sends an Origin is checked like any browser."""
+    header = _header(scope, b"origin")
+    if header is None and scope.get("auth_method") == "token":
+        return True
+    origin = parse_origin(header)
     if origin is None:
         return False
     return origin in request_origins(scope) or trusted_origin(origin)
