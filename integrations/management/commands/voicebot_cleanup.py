@@ -1,5 +1,5 @@
-"""`manage.py voicebot_cleanup`: delete expired download tokens, exports, saved responses and stale
-sandbox temp dirs (the same job Celery beat runs every VOICEBOT_CLEANUP_INTERVAL_S)."""
+"""`manage.py voicebot_cleanup`: delete expired download tokens, exports, saved responses, voice-turn
+audio past VOICEBOT_VOICE_AUDIO_RETENTION_DAYS and stale sandbox temp dirs (the same job Celery beat runs every VOICEBOT_CLEANUP_INTERVAL_S)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from integrations.cleanup import cleanup_expired
 
 
 class Command(BaseCommand):
-    help = "Delete expired download tokens, exports, saved responses and sandbox temp dirs."
+    help = "Delete expired download tokens, exports, saved responses, old voice audio and sandbox temp dirs."
 
     def handle(self, *args, **options) -> None:
         try:
