@@ -1,4 +1,9 @@
-/*! VoiceBot Studio embed widget: one <script> tag, no dependencies. Protocol: docs/embed.md */
+/*! VoiceBot Studio embed widget: one <script> tag, no dependencies. Protocol: docs/embed.md
+   By default it renders inside a shadow root (the page's CSS cannot reach it). With `shadow: false`
+   (`data-shadow="off"`) it renders the reference's DOM in the page itself, for sites that style it:
+   div.igxvb > div.igxvbCard > [div.igxvbHeader: .igxvbTitle + .igxvbMeta] [.igxvbBody]
+   [form.igxvbFooter: input + button], with one <style id="igx-voicebot-style"> in <head>
+   (`styles: false` / `data-styles="none"` leaves the styling to the site). */
 (function () {
   "use strict";
   var script = document.currentScript;
@@ -76,13 +81,11 @@
       "/public/v1/ws/bots/" + encodeURIComponent(opts.botId) + "/chat?key=" + encodeURIComponent(opts.apiKey) +
       "&user_conversation_id=" + encodeURIComponent(user);
 
-    var root = el("div", "igxvb-host");
-    var shadow = root.attachShadow ? root.attachShadow({ mode: "open" }) : root;
-    var style = el("style", null, CSS);
-    var wrap = el("section", "igxvb");
+    var useShadow = opts.shadow !== false;
+    var wrap = el(useShadow ? "section" : "div", "igxvb");
     wrap.setAttribute("aria-label", title);
     var card = el("div", "igxvbCard");
-    var head = el("div", "igxvbHead");
+    var head = el("div", "igxvbHead igxvbHeader");
     var h = el("h2", "igxvbTitle", title);
     var meta = el("div", "igxvbMeta", "connecting…");
     meta.setAttribute("role", "status");
@@ -96,7 +99,7 @@
     typing.appendChild(el("span"));
     typing.appendChild(el("span"));
     typing.appendChild(el("span", "igxvbSr", "The bot is typing"));
-    var form = el("form", "igxvbFoot");
+    var form = el("form", "igxvbFoot igxvbFooter");
     var inputId = "igxvb-input-" + uuid();
     var label = el("label", "igxvbSr", "Message to " + title);
     label.htmlFor = inputId;
@@ -118,8 +121,20 @@
     card.appendChild(body);
     card.appendChild(form);
     wrap.appendChild(card);
-    shadow.appendChild(style);
-    shadow.appendChild(wrap);
+    var root;
+    if (useShadow) {
+      root = el("div", "igxvb-host");
+      var shadow = root.attachShadow ? root.attachShadow({ mode: "open" }) : root;
+      shadow.appendChild(el("style", null, CSS));
+      shadow.appendChild(wrap);
+    } else {
+      root = wrap; /* the reference's `create().root`: the div.igxvb itself */
+      if (opts.styles !== false && !document.getElementById("igx-voicebot-style")) {
+        var style = el("style", null, CSS);
+        style.id = "igx-voicebot-style";
+        (document.head || document.documentElement).appendChild(style);
+      }
+    }
 
     var target = opts.target;
     if (typeof target === "string") target = document.querySelector(target);
@@ -264,6 +279,7 @@
     var d = function (n) { return script.getAttribute("data-" + n); };
     var botId = d("bot-id"), apiKey = d("api-key"), user = d("user-conversation-id");
     if (!botId || !apiKey) return null;
+    var off = function (v) { return v != null && /^(off|false|no|0|none)$/i.test(v); };
     var origin = d("backend-origin");
     if (!origin) {
       try { origin = new URL(script.src, location.href).origin; } catch (e) { origin = location.origin; }
@@ -271,6 +287,7 @@
     return create({
       botId: botId, apiKey: apiKey, userConversationId: user || undefined, baseOrigin: origin,
       title: d("title") || undefined, target: d("target") || undefined, userToken: d("user-token") || undefined,
+      shadow: !off(d("shadow")), styles: !off(d("styles")),
     });
   }
 
