@@ -59,9 +59,9 @@ def piper_voice_path() -> str:
 @pytest.fixture
 def voice_bot(db, asr_model_dir, piper_voice_path):
     """A bot that hears with faster-whisper (packaged tiny.en) and speaks with the packaged Piper voice."""
-    from bots.models import Bot
+    from bots.services import bot_create
 
-    return Bot.objects.create(
+    return bot_create(
         name="Voice bot",
         system_prompt="You are a shop assistant.",
         openai_model="gpt-4o-mini",

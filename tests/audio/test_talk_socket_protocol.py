@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from bots.models import Bot
+from bots.services import bot_create, bot_update
 from config.asgi import application
-from conversations.models import Conversation
+from conversations.services import conversation_start
 from tests.audio.test_talk_socket import _connect, _events_until, _send
 
 pytestmark = [pytest.mark.voice, pytest.mark.django_db(transaction=True)]
@@ -84,8 +85,8 @@ async def test_it_answers_mistakes_with_errors_and_stays_open(voice_bot, staff_u
 
 
 async def test_it_refuses_a_conversation_of_another_bot(voice_bot, staff_user):
-    other = await Bot.objects.acreate(name="Other", system_prompt="x")
-    foreign = await Conversation.objects.acreate(bot=other)
+    other = await sync_to_async(bot_create)(name="Other", system_prompt="x")
+    foreign = await sync_to_async(conversation_start)(bot=other)
     ws = await _connect(voice_bot, staff_user)
     await _send(ws, type="start", req_id="s", conversation_id=str(foreign.pk))
     assert (await _error(ws))["error"] == "Conversation does not belong to bot"
@@ -122,8 +123,7 @@ async def test_it_caps_an_utterance_at_the_byte_limit(voice_bot, staff_user, set
 
 
 async def test_a_model_that_cannot_load_is_reported_and_the_socket_stays_usable(voice_bot, staff_user, question_pcm16):
-    voice_bot.asr_engine, voice_bot.whisper_model = "whisper", "no-such-model"
-    await voice_bot.asave()
+    await sync_to_async(bot_update)(bot=voice_bot, asr_engine="whisper", whisper_model="no-such-model")
     ws = await _connect(voice_bot, staff_user)
     await _send(ws, type="start", req_id="m")
     await _events_until(ws, "recording")
