@@ -72,6 +72,7 @@ def test_the_lockout_ends_after_the_cool_off(staff_user):
     assert _login(client, STAFF_PASSWORD).status_code == 429
 
     attempt = AccessAttempt.objects.get(username="staff")
+    # a state users cannot reach: failed attempts made longer ago than the cool-off
     attempt.attempt_time -= settings.AXES_COOLOFF_TIME + timedelta(seconds=1)
     attempt.save(update_fields=["attempt_time"])
 

@@ -73,12 +73,12 @@ def test_a_key_for_the_loopback_double_works_end_to_end(staff_api, bot, openai_d
     ok, message = provider_key_check(key)
     assert ok, message
 
-    from conversations.models import Conversation
+    from bots.services import bot_update
+    from conversations.services import conversation_start
 
-    bot.openai_key = key
-    bot.save()
+    bot_update(bot=bot, openai_key_id=key.id)
     openai_double.queue_text("Hello from the local server.")
-    events = async_to_sync(run_turn_events)(Conversation.objects.create(bot=bot, metadata={}), "hi")
+    events = async_to_sync(run_turn_events)(conversation_start(bot=bot), "hi")
     assert events[-1].text == "Hello from the local server."
 
 

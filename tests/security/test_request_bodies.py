@@ -18,6 +18,7 @@ from django.conf import settings
 
 from tests.e2e.conftest import run_server, server_env
 from tests.security.http_stream import MIB, PeakRss, post_streamed, rss_kib
+from tests.user_data import api_token
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -100,8 +101,6 @@ def test_a_body_trickled_slower_than_the_budget_is_answered_408(server):
 
 
 def test_ordinary_requests_still_work(server, staff_user, bot):
-    from rest_framework.authtoken.models import Token
-
     browser = requests.Session()
     login_page = browser.get(server.url + "/login/", timeout=10)
     assert login_page.status_code == 200
@@ -115,7 +114,7 @@ def test_ordinary_requests_still_work(server, staff_user, bot):
     assert logged_in.status_code == 302, logged_in.text[:500]
     assert browser.get(server.url + "/", timeout=10).status_code == 200
 
-    token = Token.objects.create(user=staff_user).key
+    token = api_token(staff_user)
     api = {"Authorization": f"Token {token}"}
     listed = requests.get(server.url + "/api/bots", headers=api, timeout=10)
     assert listed.status_code == 200 and str(bot.id) in listed.text

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from bots.services import provider_key_create
+from bots.services import bot_update, provider_key_create
 from integrations.mock_api import MockApiServer
 from tests.integrations.conftest import make_tool
 
@@ -26,8 +26,7 @@ def test_a_turn_with_secrets_keeps_them_out_of_logs_api_output_and_admin(
 ):
     settings.VOICEBOT_HTTP_ALLOWED_HOSTS = ["127.0.0.1"]
     key = provider_key_create(name="Live", secret=PROVIDER_SECRET, base_url=openai_double.base_url)
-    bot.openai_key = key
-    bot.save()
+    bot_update(bot=bot, openai_key_id=key.id)
     with MockApiServer() as api:
         tool = make_tool(bot, name="whoami", url=api.url + "/v1/echo", headers={"Authorization": HEADER_SECRET})
         openai_double.queue_tool_call("whoami", {"args": {}})
