@@ -81,6 +81,18 @@ def chat_model_ids(ids: list[str]) -> list[str]:
     return sorted({i for i in ids if isinstance(i, str) and i and not any(w in i.lower() for w in _NOT_CHAT)})
 
 
+# Fast chat models, best first: a new bot takes the first one its key's server lists.
+FAST_CHAT_MODELS = ("gpt-4.1-mini", "gpt-4o-mini", "gpt-5-mini", "gpt-4.1-nano", "gpt-5-nano")
+
+
+def preferred_chat_model(listed: list[str], default: str) -> str:
+    """A new bot's chat model for a key whose server lists `listed`: `default` when listed (or when
+    nothing is known), else the first fast model listed, else the first model listed."""
+    if not listed or default in listed:
+        return default
+    return next((name for name in FAST_CHAT_MODELS if name in listed), listed[0])
+
+
 def _keep_model(model_id: str) -> bool:
     return (model_id.startswith("gpt-") or model_id.startswith("o")) and not model_id.startswith(_EXCLUDED_PREFIXES)
 

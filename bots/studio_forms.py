@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.forms.models import construct_instance
 
 from bots.models import BOT_FIELD_GROUPS, DEFAULT_CHAT_MODEL, Bot, ProviderKey
+from bots.options import preferred_chat_model
 from bots.selectors import default_provider_key
 
 # Which fields belong to which engine; the page hides the others (data-show-if, studio.js).
@@ -157,9 +158,7 @@ class BotForm(forms.ModelForm):
         if key is None:
             return
         self.initial["openai_key"] = key.pk
-        models = key_models.get(str(key.pk)) or []
-        if models and DEFAULT_CHAT_MODEL not in models:
-            self.initial["openai_model"] = models[0]
+        self.initial["openai_model"] = preferred_chat_model(key_models.get(str(key.pk)) or [], DEFAULT_CHAT_MODEL)
 
     def fieldsets(self) -> list[tuple[str, list[forms.BoundField]]]:
         return [(legend, [self[name] for name in names]) for legend, names in FIELDSETS]

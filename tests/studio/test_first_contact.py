@@ -188,3 +188,12 @@ def test_a_client_key_can_show_turn_details_in_the_widget(staff_client):
     key.refresh_from_db()
     assert key.show_turn_details is False
     assert 'name="client-show_turn_details"' in staff_client.get("/keys/").content.decode()
+
+
+def test_a_new_bot_takes_a_fast_model_the_keys_server_lists(staff_client, openai_double):
+    provider_key_create(name="Double", secret="sk-double-0123456789", base_url=openai_double.base_url)
+
+    html = staff_client.get("/bots/new/").content.decode()
+
+    # the double lists gpt-4o, gpt-4o-mini, gpt-5-mini and o4-mini, not gpt-4.1-mini
+    assert 'name="openai_model" value="gpt-4o-mini"' in html
