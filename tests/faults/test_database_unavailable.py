@@ -16,6 +16,7 @@ import pytest
 from django.db import connection
 
 from bots.models import Bot
+from bots.services import bot_create
 from tests.e2e.conftest import ROOT, free_port, server_command
 
 BROKEN_DB = "sqlite:////nonexistent-voicebot-dir/missing.sqlite3"
@@ -94,7 +95,7 @@ def test_management_commands_give_one_clear_line_when_the_database_is_unavailabl
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's file lock (the embedded profile)")
 @pytest.mark.django_db(transaction=True)
 def test_a_write_while_sqlite_is_locked_answers_503_and_keeps_the_stored_rows(staff_api):
-    Bot.objects.create(name="Kept bot", system_prompt="x", openai_model="gpt-4o-mini")
+    bot_create(name="Kept bot", system_prompt="x", openai_model="gpt-4o-mini")
     connection.close()
     connection.settings_dict["OPTIONS"] = {**connection.settings_dict.get("OPTIONS", {}), "timeout": 0.3}
     holder = sqlite3.connect(connection.settings_dict["NAME"], timeout=1, isolation_level=None)
