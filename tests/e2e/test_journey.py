@@ -173,10 +173,14 @@ def test_a_new_user_goes_from_an_empty_database_to_a_bot_on_their_website(
         # --- chat by text -----------------------------------------------------------------------
         chat = panel.locator("[data-role=chat]")
         openai_double.default_text = "Hello! I am Nova, how can I help?"
+        panel.get_by_label("Debug").check()  # the model request shows as a `debug` tool call
+        panel.get_by_label("Test conversation").uncheck()  # this conversation counts as live
         panel.get_by_label("Message").fill("Hi there")
         panel.get_by_label("Message").press("Enter")
         expect(chat.locator(".bubble.assistant", has_text="I am Nova").first).to_be_visible()
+        expect(chat.locator(".bubble.tool", has_text="debug").first).to_be_visible()
         expect(panel.locator("[data-role=stage]")).to_have_text("idle", timeout=60_000)
+        panel.get_by_label("Debug").uncheck()
 
         # --- talk by push-to-talk: the transcript, the reply and its audio ------------------------
         openai_double.default_text = ANSWER
@@ -264,6 +268,9 @@ def test_a_new_user_goes_from_an_empty_database_to_a_bot_on_their_website(
         first_messages = page.locator("[data-role=first-message]")
         expect(first_messages.filter(has_text="Where is my Lisbon parcel?")).to_have_count(1)
         expect(first_messages.filter(has_text="Where is my 80 euro refund?")).to_have_count(1)
+        studio_row = page.locator("tr", has=first_messages.filter(has_text="Hi there"))
+        expect(studio_row.locator("[data-role=channel]")).to_contain_text("voice")
+        expect(studio_row.get_by_text("live", exact=True)).to_be_visible()  # "Test conversation" was off
         shoot(page, artifacts_dir, "conversations")
 
         # --- play back the voice turn on the transcript -------------------------------------------
