@@ -8,16 +8,16 @@ import json
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from rest_framework.authtoken.models import Token
 
 from config.asgi import application
 from tests.audio.test_talk_socket import _events_until, _send, _session_cookie
+from tests.user_data import api_token
 
 pytestmark = [pytest.mark.voice, pytest.mark.django_db(transaction=True)]
 
 
 async def _token(user) -> str:
-    return (await sync_to_async(Token.objects.create)(user=user)).key
+    return await sync_to_async(api_token)(user)
 
 
 def _socket(bot, headers=(), subprotocols=None) -> WebsocketCommunicator:

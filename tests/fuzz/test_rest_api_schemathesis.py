@@ -18,13 +18,12 @@ _STATE: dict[str, str] = {}
 
 @pytest.fixture
 def api_schema(transactional_db, settings, staff_user, voice_bot, openai_double):  # noqa: F811
-    from rest_framework.authtoken.models import Token
+    from tests.user_data import api_token
 
     settings.ALLOWED_HOSTS = ["*"]
     settings.VOICEBOT_HTTP_CONNECT_TIMEOUT_S = 1.0
     settings.VOICEBOT_HTTP_READ_TIMEOUT_S = 1.0
-    token, _ = Token.objects.get_or_create(user=staff_user)
-    _STATE["auth"] = f"Token {token.key}"
+    _STATE["auth"] = f"Token {api_token(staff_user)}"
     _STATE["bot_id"] = str(voice_bot.pk)
     return schemathesis.openapi.from_wsgi(
         "/api/schema/?format=json", get_wsgi_application(), headers={"Authorization": _STATE["auth"]}

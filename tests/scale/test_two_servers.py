@@ -187,7 +187,7 @@ def test_a_codex_script_runs_on_the_celery_worker_not_in_the_web_process(
     two_servers, celery_worker, bot, widget_key, openai_double
 ):
     from integrations.mock_api import MockApiServer
-    from integrations.models import IntegrationTool
+    from integrations.services_tools import tool_create
 
     first, _second = two_servers
     worker, worker_log = celery_worker
@@ -197,7 +197,7 @@ def test_a_codex_script_runs_on_the_celery_worker_not_in_the_web_process(
         "open(sys.argv[2], 'w').write('Doctors: ' + ', '.join(d['name'] for d in data['data']))\n"
     )
     with MockApiServer() as mock_api:
-        IntegrationTool.objects.create(
+        tool_create(
             bot=bot, name="find_doctors", url=mock_api.url + "/v1/doctors?city={{args.city}}", use_codex_response=True
         )
         openai_double.queue_tool_call(
