@@ -45,11 +45,10 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 def _seed(bot):
     from conversations.models import Message
-    from conversations.services import conversation_start, message_append
+    from conversations.services import conversation_merge_metadata, conversation_start, message_append
 
     conversation = conversation_start(bot=bot)
-    conversation.metadata = {"firstName": "Ana", "user": {"city": "Pune"}}
-    conversation.save()
+    conversation_merge_metadata(conversation=conversation, patch={"firstName": "Ana", "user": {"city": "Pune"}})
     for n in range(HISTORY // 2):
         message_append(
             conversation=conversation, role=Message.Role.USER, content=f"Question number {n}: " + "word " * 20
@@ -165,7 +164,7 @@ def run() -> list[dict]:
     from django.db import connection
     from django.test.utils import setup_test_environment, teardown_test_environment
 
-    from bots.models import Bot
+    from bots.services import bot_create
 
     logging.getLogger("httpx2").setLevel(logging.WARNING)  # the SDK's HTTP client logs every request
     setup_test_environment()
@@ -181,7 +180,7 @@ def run() -> list[dict]:
             raise RuntimeError("the OpenAI double did not start")
         settings.OPENAI_API_KEY = "sk-bench-double"
         settings.OPENAI_BASE_URL = parent.recv()
-        bot = Bot.objects.create(name="bench", system_prompt="You help {{.firstName}}.", openai_model="gpt-4o-mini")
+        bot = bot_create(name="bench", system_prompt="You help {{.firstName}}.", openai_model="gpt-4o-mini")
         return _measure(_seed(bot), parent)
     finally:
         settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL = saved

@@ -55,7 +55,7 @@ def _measure() -> dict[str, float]:
     from asgiref.sync import async_to_sync, sync_to_async
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from bots.models import Bot
+    from bots.services import bot_create
     from conversations.engine import run_turn
     from conversations.models import Message
     from conversations.services import conversation_start, message_append
@@ -63,7 +63,7 @@ def _measure() -> dict[str, float]:
     from observability import logs, metrics, tracing
 
     logging.getLogger("httpx2").setLevel(logging.WARNING)
-    bot = Bot.objects.create(name="bench", system_prompt="You help.", openai_model="gpt-4o-mini")
+    bot = bot_create(name="bench", system_prompt="You help.", openai_model="gpt-4o-mini")
     conversation = conversation_start(bot=bot)
     for n in range(HISTORY // 2):
         message_append(conversation=conversation, role=Message.Role.USER, content=f"Question {n}")

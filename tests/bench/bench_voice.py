@@ -182,10 +182,10 @@ async def _voice_turn(conversation, samples, voice, double) -> dict:
 
 def _v2v_rows(samples) -> list[dict]:
     from audio.pipeline import Voice
-    from bots.models import Bot
+    from bots.services import bot_create
     from conversations.services import conversation_start
 
-    bot = Bot.objects.create(
+    bot = bot_create(
         name="bench",
         system_prompt="You are a shop assistant.",
         openai_model="gpt-4o-mini",

