@@ -11,6 +11,7 @@ import pytest
 
 from audio.asr import AsrSpec, transcribe_sync
 from audio.pcm import decode_audio, decode_for_asr
+from bots.services import bot_update
 from conversations.models import Conversation
 from tests.audio.conftest import words
 
@@ -64,8 +65,7 @@ def test_chat_without_speak_has_no_audio(staff_api, voice_bot, openai_double):
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_bot_that_cannot_speak_here_is_a_400_before_anything_is_stored(staff_api, voice_bot, openai_double, stream):
-    voice_bot.tts_voice = "/nonexistent/voice.onnx"
-    voice_bot.save()
+    bot_update(bot=voice_bot, tts_voice="/nonexistent/voice.onnx")
     url = f"/api/bots/{voice_bot.pk}/chat" + ("/stream" if stream else "")
     response = staff_api.post(url, {"text": "When?", "speak": True}, format="json")
     assert response.status_code == 400
