@@ -144,8 +144,9 @@ class ConversationSession:
         """Wait for the conversation's turn, then yield the request's events; errors become `Error`
         events. Closing the iterator cancels the turn (the engine stores what was said)."""
         request = _Request(req_id, str(conversation_id), factory, options or TurnOptions())
-        async for event in self._serve(request):
-            yield event
+        async with contextlib.aclosing(self._serve(request)) as stream:  # closing this closes the turn now
+            async for event in stream:
+                yield event
 
     async def _serve(self, request: _Request) -> AsyncIterator[Event]:
         self._requests.append(request)

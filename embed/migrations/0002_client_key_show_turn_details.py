@@ -4,15 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('embed', '0001_initial'),
+        ("embed", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='clientkey',
-            name='show_turn_details',
-            field=models.BooleanField(default=False, help_text='Send the model name, token counts, cost and timings to the widget with each reply (off: site visitors see only the reply).'),
+            model_name="clientkey",
+            name="show_turn_details",
+            field=models.BooleanField(
+                default=False,
+                help_text="Send the model name, token counts, cost and timings to the widget with each reply (off: site visitors see only the reply).",
+            ),
         ),
     ]

@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('embed', '0002_client_key_show_turn_details'),
+        ("embed", "0002_client_key_show_turn_details"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='clientkey',
-            name='legacy_sha256',
-            field=models.BooleanField(default=False, editable=False, help_text='Imported from the reference: secret_hash is its unsalted SHA-256 until the key is next used (then upgraded to the keyed hash). Never set for keys created here.'),
+            model_name="clientkey",
+            name="legacy_sha256",
+            field=models.BooleanField(
+                default=False,
+                editable=False,
+                help_text="Imported from the reference: secret_hash is its unsalted SHA-256 until the key is next used (then upgraded to the keyed hash). Never set for keys created here.",
+            ),
         ),
     ]

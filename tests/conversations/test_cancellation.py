@@ -77,10 +77,10 @@ async def test_the_next_turn_sees_the_interrupted_text_in_its_history(openai_dou
 
 
 async def test_a_rest_stream_client_going_away_cancels_the_turn_and_keeps_the_partial_text(openai_double, conversation):
-    from conversations.api_chat import ndjson_lines
+    from conversations.ndjson import ndjson_lines
 
     openai_double.queue_text(LONG, token_delay_s=0.05)
-    lines = ndjson_lines(conversation, run_turn(conversation, "count"))
+    lines = ndjson_lines(conversation.pk, lambda options: run_turn(conversation, "count", options=options))
     deltas = 0
     async for line in lines:
         deltas += json.loads(line)["type"] == "text_delta"
@@ -93,11 +93,13 @@ async def test_a_rest_stream_client_going_away_cancels_the_turn_and_keeps_the_pa
 
 
 async def test_a_quiet_rest_stream_sends_pings(openai_double, conversation, monkeypatch):
-    from conversations import api_chat
+    from conversations.ndjson import ndjson_lines
 
-    monkeypatch.setattr(api_chat, "PING_AFTER_S", 0.05)
     openai_double.queue_text("Finally.", ttft_s=0.4)
-    lines = [json.loads(line) async for line in api_chat.ndjson_lines(conversation, run_turn(conversation, "hi"))]
+    stream = ndjson_lines(
+        conversation.pk, lambda options: run_turn(conversation, "hi", options=options), ping_after=0.05
+    )
+    lines = [json.loads(line) async for line in stream]
 
     types = [line["type"] for line in lines]
     assert "ping" in types and types[-1] == "done"

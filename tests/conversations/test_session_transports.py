@@ -86,9 +86,7 @@ async def test_the_talk_socket_debug_toggle_emits_the_model_request_and_test_fla
 async def test_three_quick_rest_chats_are_answered_in_order(async_client, chat_bot, staff_user, openai_double):
     await async_client.aforce_login(staff_user)
     openai_double.queue_text("Created.")
-    first = await async_client.post(
-        f"/api/bots/{chat_bot.pk}/chat", {"text": "hello"}, content_type="application/json"
-    )
+    first = await async_client.post(f"/api/bots/{chat_bot.pk}/chat", {"text": "hello"}, content_type="application/json")
     conversation_id = first.json()["conversation_id"]
     openai_double.queue_text("One.", ttft_s=0.4)
     openai_double.queue_text("Two.")

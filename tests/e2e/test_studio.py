@@ -260,7 +260,7 @@ def test_the_mic_test_hears_the_fake_microphone_and_plays_the_reply(
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Conversations").click()
     expect(page.get_by_role("cell", name="Voice shop")).to_be_visible()
     page.screenshot(path=str(artifacts_dir / "studio-conversations.png"), full_page=True)
-    page.locator("a.mono").first.click()
+    page.locator("a[data-role=first-message]").first.click()
     expect(page.get_by_role("heading", name="Conversation")).to_be_visible()
     expect(page.get_by_text(ANSWER)).to_be_visible()
     page.screenshot(path=str(artifacts_dir / "studio-conversation-detail.png"), full_page=True)

@@ -111,7 +111,7 @@ async def test_messages_sent_while_a_turn_runs_wait_in_line_and_are_answered_in_
     await socket.send(type="start", req_id="s1")
     browser_secret = (await socket.until("status", stage="idle"))[0]["resume_token"]
     await socket.send(type="chat", req_id="c1", text="first")
-    await socket.until("conversation")
+    conversation_id = (await socket.until("conversation"))[-1]["conversation_id"]
     await socket.send(type="chat", req_id="c2", text="second")
     twin = await open_socket(live_bot.id, key=secret, user_conversation_id="u1")
     await twin.send(type="chat", req_id="t1", text="third", resume_token=browser_secret)
@@ -123,7 +123,6 @@ async def test_messages_sent_while_a_turn_runs_wait_in_line_and_are_answered_in_
     assert [e["text"] for e in first if e["type"] == "done"] == ["A slow answer."]
     assert [(e["req_id"], e["text"]) for e in second if e["type"] == "done"] == [("c2", "The second answer.")]
     assert [e["text"] for e in twin_events if e["type"] == "done"] == ["The twin's answer."]
-    conversation_id = first[0]["conversation_id"]
     users = await database_sync_to_async(
         lambda: list(
             Message.objects.filter(conversation_id=conversation_id, role="user")
