@@ -11,11 +11,11 @@ failure is an `error` event; only the reference's fatal cases close the socket.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 from urllib.parse import parse_qs
 
+import orjson
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -163,7 +163,8 @@ class PublicChatConsumer(AsyncWebsocketConsumer):
 
     async def _emit(self, payload: dict) -> None:
         if not self.closed:
-            await self.send(text_data=json.dumps(payload, ensure_ascii=False))
+            # orjson: the same JSON (UTF-8, not ASCII-escaped) at a fraction of json.dumps's CPU
+            await self.send(text_data=orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS).decode())
 
     async def _error(self, message: str, req_id: Any, *, code: str) -> None:
         await self._emit({**to_wire(Error(message, code=code)), "req_id": req_id})

@@ -178,9 +178,17 @@ class _DictStream(openai.AsyncStream[object]):
     """An SSE response as decoded JSON objects, with the SDK's stream rules: an event whose data has
     an `error` raises `openai.APIError`; `[DONE]` ends it (the rest of the body is still read, so
     the connection goes back to the pool); transport failures become APITimeoutError /
-    APIConnectionError; the response is closed at the end whatever happens."""
+    APIConnectionError; the response is closed at the end whatever happens.
+
+    `batches()` yields the events of each network read together, so a reader can merge what
+    arrived at once (text deltas) without waiting for anything."""
 
     async def __stream__(self) -> AsyncIterator[Any]:
+        async for batch in self.batches():
+            for value in batch:
+                yield value
+
+    async def batches(self) -> AsyncIterator[list[Any]]:
         response = self.response
         buffer = b""
         done = False
@@ -193,6 +201,8 @@ class _DictStream(openai.AsyncStream[object]):
                     if done or b"\n\n" not in buffer:
                         continue
                     *events, buffer = buffer.split(b"\n\n")
+                    batch = []
+                    failure = None
                     for raw in events:
                         data = _sse_data(raw)
                         if data is None:
@@ -202,8 +212,13 @@ class _DictStream(openai.AsyncStream[object]):
                             break
                         value = orjson.loads(data)
                         if isinstance(value, dict) and value.get("error"):
-                            raise _stream_error(value["error"], response.request)
-                        yield value
+                            failure = _stream_error(value["error"], response.request)
+                            break
+                        batch.append(value)
+                    if batch:
+                        yield batch  # what came before an error event was said
+                    if failure is not None:
+                        raise failure
             except httpx2.TimeoutException as exc:
                 raise openai.APITimeoutError(request=response.request) from exc
             except httpx2.TransportError as exc:
@@ -227,7 +242,7 @@ def _stream_error(error: Any, request: httpx2.Request) -> openai.APIError:
     return openai.APIError(message=message, request=request, body=error)
 
 
-async def _post_stream(target: LLMTarget, path: str, body: dict[str, Any]) -> openai.AsyncStream[Any]:
+async def _post_stream(target: LLMTarget, path: str, body: dict[str, Any]) -> _DictStream:
     return await client_for(target).post(
         path, cast_to=object, body=body, options=_STREAM_OPTIONS, stream=True, stream_cls=_DictStream
     )
@@ -244,38 +259,61 @@ async def _stream_responses(
     if tools:
         body["tools"] = tools
     stream = await _post_stream(target, "/responses", body)
-    completed = False
+    completed = first_sent = False
     try:
-        async for event in stream:
-            if not isinstance(event, dict):
-                continue
-            kind = event.get("type")
-            if kind == "response.output_text.delta":
-                delta = event.get("delta")
-                if delta:
-                    yield TextChunk(delta)
-            elif kind == "response.output_item.done":
-                item = event.get("item")
-                if _field(item, "type") == "function_call":
-                    yield FunctionCall(
-                        item.get("call_id") or item.get("id") or "", item.get("name") or "", item.get("arguments") or ""
-                    )
-            elif kind == "response.completed":
-                completed = True
-                response = event.get("response") or {}
-                usage = response.get("usage")
-                output = [_dump_item(item) for item in response.get("output") or [] if isinstance(item, dict)]
-                yield StreamEnd(output, _field(usage, "input_tokens"), _field(usage, "output_tokens"))
-            elif kind in ("response.failed", "response.incomplete"):
-                response = event.get("response")
-                detail = _field(_field(response, "error"), "message") or _field(
-                    _field(response, "incomplete_details"), "reason"
-                )
-                raise LLMError(f"The model stopped before finishing ({detail or kind}).", "provider_error")
+        async for batch in stream.batches():
+            # Deltas that arrived in one read go out as one chunk: nothing waits, and a process that
+            # falls behind sends fewer, larger websocket messages instead of more small ones.
+            text: list[str] = []
+            for event in batch:
+                if not isinstance(event, dict):
+                    continue
+                kind = event.get("type")
+                if kind == "response.output_text.delta":
+                    delta = event.get("delta")
+                    if delta and not first_sent:  # the first delta goes out alone, at once
+                        first_sent = True
+                        yield TextChunk(delta)
+                    elif delta:
+                        text.append(delta)
+                    continue
+                found = _responses_event(kind, event)
+                if found is None:
+                    continue
+                if text:
+                    yield TextChunk("".join(text))
+                    text = []
+                completed = completed or type(found) is StreamEnd
+                yield found
+            if text:
+                yield TextChunk("".join(text))
     finally:
         await stream.close()
     if not completed:
         raise LLMError("The model stream ended unexpectedly.", "provider_error")
+
+
+def _responses_event(kind: Any, event: dict[str, Any]) -> StreamEvent | None:
+    """A Responses API stream event other than a text delta as our event (None: nothing for us).
+    Raises LLMError for a failed or incomplete response."""
+    if kind == "response.output_item.done":
+        item = event.get("item")
+        if _field(item, "type") == "function_call":
+            return FunctionCall(
+                item.get("call_id") or item.get("id") or "", item.get("name") or "", item.get("arguments") or ""
+            )
+    elif kind == "response.completed":
+        response = event.get("response") or {}
+        usage = response.get("usage")
+        output = [_dump_item(item) for item in response.get("output") or [] if isinstance(item, dict)]
+        return StreamEnd(output, _field(usage, "input_tokens"), _field(usage, "output_tokens"))
+    elif kind in ("response.failed", "response.incomplete"):
+        response = event.get("response")
+        detail = _field(_field(response, "error"), "message") or _field(
+            _field(response, "incomplete_details"), "reason"
+        )
+        raise LLMError(f"The model stopped before finishing ({detail or kind}).", "provider_error")
+    return None
 
 
 def _without_none(value: Any) -> Any:
@@ -315,29 +353,36 @@ async def _stream_chat(
     calls: dict[int, dict[str, str]] = {}
     usage = None
     try:
-        async for chunk in stream:
-            if not isinstance(chunk, dict):
-                continue
-            if chunk.get("usage") is not None:
-                usage = chunk["usage"]
-            for choice in chunk.get("choices") or []:
-                delta = _field(choice, "delta")
-                if not isinstance(delta, dict):
+        async for batch in stream.batches():
+            said = len(text_parts)
+            for chunk in batch:
+                if not isinstance(chunk, dict):
                     continue
-                content = delta.get("content")
-                if content:
-                    text_parts.append(content)
-                    yield TextChunk(content)
-                for call in delta.get("tool_calls") or []:
-                    if not isinstance(call, dict):
+                if chunk.get("usage") is not None:
+                    usage = chunk["usage"]
+                for choice in chunk.get("choices") or []:
+                    delta = _field(choice, "delta")
+                    if not isinstance(delta, dict):
                         continue
-                    slot = calls.setdefault(call.get("index") or 0, {"id": "", "name": "", "arguments": ""})
-                    if call.get("id"):
-                        slot["id"] = call["id"]
-                    function = call.get("function")
-                    if isinstance(function, dict):
-                        slot["name"] += function.get("name") or ""
-                        slot["arguments"] += function.get("arguments") or ""
+                    content = delta.get("content")
+                    if content and not text_parts:  # the first delta goes out alone, at once
+                        text_parts.append(content)
+                        said = 1
+                        yield TextChunk(content)
+                    elif content:
+                        text_parts.append(content)
+                    for call in delta.get("tool_calls") or []:
+                        if not isinstance(call, dict):
+                            continue
+                        slot = calls.setdefault(call.get("index") or 0, {"id": "", "name": "", "arguments": ""})
+                        if call.get("id"):
+                            slot["id"] = call["id"]
+                        function = call.get("function")
+                        if isinstance(function, dict):
+                            slot["name"] += function.get("name") or ""
+                            slot["arguments"] += function.get("arguments") or ""
+            if len(text_parts) > said:  # the text of one read as one chunk (see _stream_responses)
+                yield TextChunk("".join(text_parts[said:]))
     finally:
         await stream.close()
     output: list[dict[str, Any]] = []

@@ -59,10 +59,19 @@ async def acquire(conversation_id: Any) -> str | None:
     return token if taken else None
 
 
+_released: dict[str, None] = {}  # tokens this process gave back lately (a second release is free)
+_RELEASED_KEEP = 4096
+
+
 async def release(conversation_id: Any, token: str) -> None:
     """Give the lock back, unless it expired and another turn holds it now."""
+    if token in _released:  # the session released before its final `done`; the block's end again
+        return
     if await cache.aget(_key(conversation_id)) == token:
         await cache.adelete(_key(conversation_id))
+    _released[token] = None
+    if len(_released) > _RELEASED_KEEP:
+        del _released[next(iter(_released))]
 
 
 @dataclass
@@ -118,6 +127,26 @@ async def wait_for_turn(conversation_id: Any) -> AsyncIterator[str]:
     The lock is released when the block ends (or earlier through `release(conversation_id, token)`,
     which the session does just before it sends the final `done`).
     """
+    if (id(asyncio.get_running_loop()), str(conversation_id)) not in _lines:
+        # Nobody in this process waits for or runs this conversation: try the lock at once, and count
+        # this message as waiting only when another process holds it. The usual turn so costs one
+        # cache command instead of five (docs/performance.md); the line is entered first, so a
+        # message arriving meanwhile still queues behind this one.
+        async with _local_line(conversation_id):
+            token = await acquire(conversation_id)
+            if token is None:
+                waiting = await _count_waiting(conversation_id, 1)
+                try:
+                    if waiting > settings.VOICEBOT_TURN_QUEUE_MAX:  # the lock is held: see below
+                        raise QueueFull(QUEUE_FULL_MESSAGE)
+                    token = await _poll(conversation_id)
+                finally:
+                    await _count_waiting(conversation_id, -1)
+            try:
+                yield token
+            finally:
+                await release(conversation_id, token)
+        return
     waiting = await _count_waiting(conversation_id, 1)
     counted = True
     try:

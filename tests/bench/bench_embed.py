@@ -25,6 +25,7 @@ every row's notes: the machine is shared, so re-run a busy figure.
     python -m tests.bench embed                                   # the default runs (see RUNS)
     BENCH_EMBED_RUNS="300ms:people:500" python -m tests.bench embed
     BENCH_EMBED_RUNS="300ms-x2:once:100" python -m tests.bench embed   # two processes behind Redis
+    BENCH_EMBED_RUNS="300ms-x1:once:100" python -m tests.bench embed   # one process behind Redis
     BENCH_EMBED_DB_QUERY="?conn_max_age=600" python -m tests.bench embed
     BENCH_EMBED_PYSPY=/tmp/prof python -m tests.bench embed      # py-spy collapsed stacks per run
 """
@@ -54,7 +55,8 @@ REPLY = "Thanks for asking! Our shop opens at nine and closes at six, every day 
 MODELS = {"instant": (0.0, 0.0), "300ms": (0.300, 0.020)}  # time to first token, delay per token
 # Profile: (seconds between a client's messages, chats per client).
 PROFILES = {"once": ((0.0, 0.0), 1), "burst": ((0.2, 1.5), 2), "people": ((2.0, 8.0), 2)}
-# model[-x2]:profile:N; "-x2" = two server processes behind Redis (channels-redis, Redis cache).
+# model[-xP]:profile:N; "-xP" = P server processes behind Redis (channels-redis, Redis cache); without
+# it, one process with the in-memory layer and cache (`make run`).
 DEFAULT_RUNS = "instant:once:100,300ms:once:100,300ms:people:200,300ms:people:500,300ms-x2:once:100"
 RAMP_S_PER_100 = 1.0  # connections open over N/100 seconds
 PHASE_TIMEOUT_S = 240.0
@@ -92,9 +94,10 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def _cpu_ms(pid: int) -> float:
-    """utime + stime of a process (all its threads), in ms."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def _cpu_ms(pid: int, tid: int | None = None) -> float:
+    """utime + stime of a process (all its threads), or of one of its threads, in ms."""
+    path = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
+    fields = Path(path).read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) * 1000 / CLK_TCK
 
 
@@ -123,7 +126,7 @@ def _redis() -> tuple[subprocess.Popen, str]:
 class _Stack:
     """The double, the database, Redis (two processes) and the server(s) for one model; `close()` stops them."""
 
-    def __init__(self, model: str, processes: int = 1) -> None:
+    def __init__(self, model: str, processes: int = 1, redis: bool = False) -> None:
         from cryptography.fernet import Fernet
 
         self.ttft_s, self.token_delay_s = MODELS[model]
@@ -146,7 +149,7 @@ class _Stack:
             "PYTHONUNBUFFERED": "1",
         }
         self.env.pop("REDIS_URL", None)
-        if processes > 1:
+        if redis:
             self.redis, self.env["REDIS_URL"] = _redis()
         script = _DOUBLE.format(root=str(ROOT), ttft=self.ttft_s, token=self.token_delay_s, reply=REPLY)
         self.double = subprocess.Popen(
@@ -179,14 +182,24 @@ class _Stack:
             self.http.append(f"http://127.0.0.1:{port}")
             wait_for_http(f"http://127.0.0.1:{port}/healthz", process=server)
 
-    def stats(self) -> tuple[float, int]:
-        """(CPU ms, SQL statements) summed over the server processes."""
-        cpu, queries = 0.0, 0
+    def stats(self) -> tuple[float, int, float]:
+        """(CPU ms, SQL statements, CPU ms of the event loop's thread) summed over the server processes."""
+        cpu, queries, loop = 0.0, 0, 0.0
         for server, base in zip(self.servers, self.http, strict=True):
             cpu += _cpu_ms(server.pid)
+            loop += _cpu_ms(server.pid, server.pid)  # uvicorn runs the loop on the main thread
             with urllib.request.urlopen(f"{base}/__bench/stats", timeout=10) as answer:
                 queries += json.loads(answer.read())["queries"]
-        return cpu, queries
+        return cpu, queries, loop
+
+    def redis_commands(self) -> dict[str, int]:
+        """Commands the Redis server has run so far, by name (empty without Redis)."""
+        if self.redis is None:
+            return {}
+        import redis
+
+        stats = redis.Redis.from_url(self.env["REDIS_URL"]).info("commandstats")
+        return {name.removeprefix("cmdstat_"): entry["calls"] for name, entry in stats.items()}
 
     def close(self) -> None:
         if self.double.stdin:
@@ -278,10 +291,16 @@ async def _run_n(stack: _Stack, n: int, profile: str, phase: int) -> dict:
     results["setup_s"] = time.perf_counter() - started
     await asyncio.sleep(0.5)  # let the last greetings' writes settle before the chat phase is measured
     profiler = _profile(stack, f"{phase}-{profile}-{n}")
-    cpu_before, queries_before = await asyncio.to_thread(stack.stats)
+    cpu_before, queries_before, loop_before = await asyncio.to_thread(stack.stats)
+    redis_before = await asyncio.to_thread(stack.redis_commands)
     go.set()
     _, pending = await asyncio.wait(tasks, timeout=max(1.0, deadline - time.perf_counter()))
-    cpu_after, queries_after = await asyncio.to_thread(stack.stats)
+    cpu_after, queries_after, loop_after = await asyncio.to_thread(stack.stats)
+    redis_after = await asyncio.to_thread(stack.redis_commands)
+    results["redis_by_name"] = {
+        name: calls - redis_before.get(name, 0) - (name == "info") for name, calls in redis_after.items()
+    }
+    results["redis"] = sum(results["redis_by_name"].values())
     if profiler is not None:
         profiler.send_signal(signal.SIGINT)
         await asyncio.to_thread(profiler.wait, 30)
@@ -289,6 +308,7 @@ async def _run_n(stack: _Stack, n: int, profile: str, phase: int) -> dict:
         task.cancel()
         results["errors"] += 1
     results["cpu_ms"] = cpu_after - cpu_before
+    results["loop_cpu_ms"] = loop_after - loop_before
     results["queries"] = queries_after - queries_before
     results["wall_s"] = time.perf_counter() - started
     return results
@@ -302,7 +322,8 @@ def _profile(stack: _Stack, label: str) -> subprocess.Popen | None:
     if not folder:
         return None
     Path(folder).mkdir(parents=True, exist_ok=True)
-    command = [spy, "record", "-p", str(stack.servers[0].pid), "-f", "raw", "-r", "200", "--nonblocking"]
+    # --gil: only the thread holding the GIL is sampled, so threads waiting for it do not count as work.
+    command = [spy, "record", "-p", str(stack.servers[0].pid), "-f", "raw", "-r", "200", "--nonblocking", "--gil"]
     process = subprocess.Popen(
         [*command, "-o", f"{folder}/{label}.txt"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -311,25 +332,25 @@ def _profile(stack: _Stack, label: str) -> subprocess.Popen | None:
 
 
 def _runs() -> list[tuple[str, int, str, int]]:
-    """(model, processes, profile, N) from BENCH_EMBED_RUNS."""
+    """(model, processes, profile, N) from BENCH_EMBED_RUNS; processes 0 = one, without Redis."""
     runs = []
     for spec in os.environ.get("BENCH_EMBED_RUNS", DEFAULT_RUNS).split(","):
         if not spec.strip():
             continue
         model, profile, n = spec.strip().split(":")
         model, _, copies = model.partition("-x")
-        runs.append((model, int(copies or 1), profile, int(n)))
+        runs.append((model, int(copies or 0), profile, int(n)))
     return runs
 
 
 def _rows(model: str, processes: int, profile: str, n: int, results: dict) -> list[dict]:
-    name = f"embed {model}{' x' + str(processes) if processes > 1 else ''} {profile} N={n}"
+    name = f"embed {model}{' x' + str(processes) + ' Redis' if processes else ''} {profile} N={n}"
     think, chats = PROFILES[profile]
     turns = results["turns"]
     note = (
         f"{turns}/{n * chats} chat turns ok, {results['errors']} errors, setup {results['setup_s']:.1f}s, "
         f"load avg {os.getloadavg()[0]:.1f}"
-        + (f"; {processes} processes, Redis" if processes > 1 else "")
+        + (f"; {processes} process(es), Redis" if processes else "")
         + (f"; e.g. {results['error_samples'][0]}" if results["error_samples"] else "")
     )
     rows = [
@@ -342,12 +363,34 @@ def _rows(model: str, processes: int, profile: str, n: int, results: dict) -> li
         },
         {
             "benchmark": name,
+            "metric": "of which event-loop thread",
+            "value": round(results["loop_cpu_ms"] / turns, 2) if turns else float("nan"),
+            "unit": "ms",
+            "notes": "the rest ran in worker threads (database, cache)",
+        },
+        {
+            "benchmark": name,
             "metric": "queries per chat turn",
             "value": round(results["queries"] / turns, 1) if turns else float("nan"),
             "unit": "queries",
         },
         {"benchmark": name, "metric": "errors", "value": results["errors"], "unit": ""},
     ]
+    if processes:
+        rows.insert(
+            3,
+            {
+                "benchmark": name,
+                "metric": "Redis commands per chat turn",
+                "value": round(results["redis"] / turns, 1) if turns else float("nan"),
+                "unit": "commands",
+                "notes": ", ".join(
+                    f"{name} {calls / turns:.1f}"
+                    for name, calls in sorted(results["redis_by_name"].items(), key=lambda item: -item[1])
+                    if turns and calls
+                ),
+            },
+        )
     for label, values in (("first token", results["first"]), ("whole turn", results["done"])):
         for q in (50, 95):
             rows.append(
@@ -378,11 +421,11 @@ def run() -> list[dict]:
             if (model, processes) not in stacks:
                 for stack in stacks.values():
                     stack.close()
-                stacks = {(model, processes): _Stack(model, processes)}
+                stacks = {(model, processes): _Stack(model, max(processes, 1), redis=processes > 0)}
             results = asyncio.run(_run_n(stacks[(model, processes)], n, profile, phase))
             found = _rows(model, processes, profile, n, results)
             rows.extend(found)
-            print("   " + "; ".join(f"{r['metric']} {r['value']}" for r in found[:5]), flush=True)
+            print("   " + "; ".join(f"{r['metric']} {r['value']}" for r in found[:7]), flush=True)
     finally:
         for stack in stacks.values():
             stack.close()
