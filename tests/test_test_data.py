@@ -17,18 +17,13 @@ MARK = "# a state users cannot reach"
 DIRECT_WRITE = re.compile(r"\.objects\.a?(?:create|bulk_create|get_or_create|update_or_create)\b")
 
 # TODO(lead): these still write rows directly and were left alone while other work on them was in
-# progress; convert them and empty this list: tests/observability/, tests/telephony/,
-# tests/e2e/test_journey.py, tests/audio/test_streaming_asr.py, tests/audio/test_turn_detector.py,
-# tests/bots/test_api_bots.py, tests/bench/bench_embed.py, tests/studio/test_first_contact.py.
+# progress; convert them and empty this list: tests/e2e/test_journey.py, tests/audio/test_streaming_asr.py,
+# tests/audio/test_turn_detector.py, tests/bench/bench_embed.py.
 NOT_YET_CONVERTED = (
-    "observability/",
-    "telephony/",
     "e2e/test_journey.py",
     "audio/test_streaming_asr.py",
     "audio/test_turn_detector.py",
-    "bots/test_api_bots.py",
     "bench/bench_embed.py",
-    "studio/test_first_contact.py",
 )
 
 

@@ -7,17 +7,18 @@ import uuid
 import pytest
 
 from bots.models import Bot, ProviderKey
+from bots.services import bot_create, bot_update, provider_key_create
 from conversations.models import Conversation, Message
+from conversations.services import conversation_start, message_append
 from integrations.models import IntegrationTool
+from tests.integrations.conftest import make_tool
+from tests.user_data import finished_turn
 
 pytestmark = pytest.mark.django_db
 
 
 def make_key(name: str = "main") -> ProviderKey:
-    key = ProviderKey(name=name)
-    key.set_secret("sk-test-abcdefghijklmnop")
-    key.save()
-    return key
+    return provider_key_create(name=name, secret="sk-test-abcdefghijklmnop")
 
 
 def test_it_creates_a_bot_with_the_defaults(staff_api):
@@ -54,19 +55,18 @@ def test_it_accepts_the_legacy_engine_names(staff_api):
 
 
 def test_it_lists_bots_with_stats_newest_change_first(staff_api, bot):
-    other = Bot.objects.create(name="Quiet bot")
-    Conversation.objects.create(
-        bot=bot,
-        llm_input_tokens_est=100,
-        llm_output_tokens_est=20,
-        cost_usd_est=0.5,
-        last_llm_ttfb_ms=100,
-        last_total_ms=900,
+    other = bot_create(name="Quiet bot")
+    finished_turn(
+        conversation_start(bot=bot),
+        input_tokens=100,
+        output_tokens=20,
+        cost_usd=0.5,
+        timings_ms={"llm_ttfb": 100, "total": 900},
     )
-    Conversation.objects.create(
-        bot=bot, llm_input_tokens_est=50, llm_output_tokens_est=5, cost_usd_est=0.25, last_llm_ttfb_ms=201
+    finished_turn(
+        conversation_start(bot=bot), input_tokens=50, output_tokens=5, cost_usd=0.25, timings_ms={"llm_ttfb": 201}
     )
-    bot.save()  # bump updated_at
+    bot_update(bot=bot, system_prompt="You help {{.firstName}}.")  # saved again in the editor: changed last
 
     response = staff_api.get("/api/bots")
 
@@ -96,7 +96,7 @@ def test_it_lists_bots_with_stats_newest_change_first(staff_api, bot):
 
 def test_it_lists_bots_with_one_query(staff_api, bot, django_assert_max_num_queries):
     for index in range(5):
-        Conversation.objects.create(bot=Bot.objects.create(name=f"bot {index}"))
+        conversation_start(bot=bot_create(name=f"bot {index}"))
     with django_assert_max_num_queries(3):  # session/user lookups are not made with force_authenticate
         response = staff_api.get("/api/bots")
     assert len(response.json()["items"]) == 6
@@ -137,8 +137,7 @@ def test_it_updates_only_the_fields_sent(staff_api, bot):
 
 
 def test_it_clears_the_key_with_null(staff_api, bot):
-    bot.openai_key = make_key()
-    bot.save()
+    bot_update(bot=bot, openai_key_id=make_key().id)
     response = staff_api.put(f"/api/bots/{bot.id}", {"openai_key_id": None}, format="json")
     assert response.status_code == 200
     assert response.json()["openai_key_id"] is None
@@ -191,11 +190,11 @@ def test_it_answers_404_for_an_unknown_bot(staff_api):
 
 
 def test_it_deletes_a_bot_with_its_conversations_messages_and_tools(staff_api, bot):
-    conversation = Conversation.objects.create(bot=bot)
-    Message.objects.create(conversation=conversation, role="user", content="hi")
-    IntegrationTool.objects.create(bot=bot, name="lookup", url="https://api.example.com/x")
-    keep = Bot.objects.create(name="Keep")
-    kept_conversation = Conversation.objects.create(bot=keep)
+    conversation = conversation_start(bot=bot)
+    message_append(conversation=conversation, role="user", content="hi")
+    make_tool(bot, name="lookup", url="https://api.example.com/x")
+    keep = bot_create(name="Keep")
+    kept_conversation = conversation_start(bot=keep)
 
     response = staff_api.delete(f"/api/bots/{bot.id}")
 

@@ -33,6 +33,6 @@ def spans():
 
 @pytest.fixture
 def staff_token(staff_user) -> str:
-    from rest_framework.authtoken.models import Token
+    from tests.user_data import api_token
 
-    return Token.objects.create(user=staff_user).key
+    return api_token(staff_user)

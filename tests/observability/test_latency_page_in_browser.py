@@ -10,51 +10,55 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
-from conversations.models import Conversation, Message
+from conversations.models import Message
+from conversations.services import assistant_reply_store, conversation_start, message_append
 from tests.conftest import STAFF_PASSWORD
 from tests.e2e.conftest import ROOT, launch_chromium, run_server, server_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-HAS_CHANNEL = any(f.name == "channel" for f in Conversation._meta.get_fields())
 
 
 def _month_of_turns(bots) -> None:
+    """Turns stored as the engine stores them, then moved back over the last 30 days."""
     rng = random.Random(7)
     now = timezone.now()
-    for bot, channels, base in bots:
-        for channel in channels:
-            conversation = Conversation.objects.create(bot=bot, test_flag=channel == "studio")
-            if HAS_CHANNEL:
-                Conversation.objects.filter(pk=conversation.pk).update(channel=channel)
-            rows, stamps = [], []
-            for day in range(30):
-                for _ in range(rng.randint(3, 9)):
-                    voice = channel in ("phone", "studio")
-                    ttfb = int(rng.lognormvariate(0, 0.35) * base * 0.35)
-                    tts = int(rng.lognormvariate(0, 0.3) * 180) if voice else None
-                    total = ttfb + int(rng.lognormvariate(0, 0.4) * base) + (tts or 0)
-                    when = now - timedelta(days=day, minutes=rng.randint(1, 50 if day == 0 else 600))
-                    user = Message(conversation=conversation, role="user", content="q")
-                    user.asr_ms = int(rng.lognormvariate(0, 0.3) * 350) if voice else None
-                    reply = Message(conversation=conversation, role="assistant", content="a")
-                    reply.llm_ttfb_ms, reply.tts_first_audio_ms, reply.total_ms = ttfb, tts, total
-                    rows += [user, reply]
-                    stamps += [when, when]
-            Message.objects.bulk_create(rows)
-            for message, when in zip(rows, stamps, strict=True):
-                message.created_at = when
-            Message.objects.bulk_update(rows, ["created_at"])
+    with transaction.atomic():  # one commit for the month, not two per turn
+        for bot, channels, base in bots:
+            for channel in channels:
+                conversation = conversation_start(bot=bot, test_flag=channel == "studio", channel=channel)
+                rows, stamps = [], []
+                for day in range(30):
+                    for _ in range(rng.randint(3, 9)):
+                        voice = channel in ("phone", "studio")
+                        ttfb = int(rng.lognormvariate(0, 0.35) * base * 0.35)
+                        tts = int(rng.lognormvariate(0, 0.3) * 180) if voice else None
+                        total = ttfb + int(rng.lognormvariate(0, 0.4) * base) + (tts or 0)
+                        when = now - timedelta(days=day, minutes=rng.randint(1, 50 if day == 0 else 600))
+                        asr = int(rng.lognormvariate(0, 0.3) * 350) if voice else None
+                        user = message_append(conversation=conversation, role="user", content="q", asr_ms=asr)
+                        reply = assistant_reply_store(
+                            conversation=conversation,
+                            text="a",
+                            timings_ms={"llm_ttfb": ttfb, "tts_first_audio": tts, "total": total},
+                        )
+                        rows += [user, reply]
+                        stamps += [when, when]
+                for message, when in zip(rows, stamps, strict=True):
+                    message.created_at = when
+                # a state users cannot reach: a month of turns stored in the past (the page charts 30 days)
+                Message.objects.bulk_update(rows, ["created_at"])
 
 
 def test_the_latency_page_renders_in_chromium(staff_user, openai_double, tmp_path):
-    from bots.models import Bot
+    from bots.services import bot_create
 
     bots = [
-        (Bot.objects.create(name="Shop assistant", openai_model="gpt-4o-mini"), ["studio", "widget"], 900),
-        (Bot.objects.create(name="Clinic line", openai_model="gpt-4o-mini"), ["phone"], 1300),
-        (Bot.objects.create(name="Docs helper", openai_model="gpt-4o"), ["widget"], 700),
+        (bot_create(name="Shop assistant", openai_model="gpt-4o-mini"), ["studio", "widget"], 900),
+        (bot_create(name="Clinic line", openai_model="gpt-4o-mini"), ["phone"], 1300),
+        (bot_create(name="Docs helper", openai_model="gpt-4o"), ["widget"], 700),
     ]
     _month_of_turns(bots)
     env = server_env(openai_base_url=openai_double.base_url)

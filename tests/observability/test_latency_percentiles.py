@@ -10,10 +10,9 @@ from django.utils import timezone
 
 from conversations.models import Conversation, Message
 from conversations.selectors import latency_by_day, latency_percentiles, percentile
+from conversations.services import assistant_reply_store, conversation_start, message_append
 
 pytestmark = pytest.mark.django_db
-HAS_CHANNEL = any(f.name == "channel" for f in Conversation._meta.get_fields())
-LIVE = "widget" if HAS_CHANNEL else "live"  # without a channel column a live conversation is derived
 
 
 def test_percentile_interpolates_between_ranks():
@@ -26,16 +25,13 @@ def test_percentile_interpolates_between_ranks():
 
 
 def _turn(conversation, *, total, ttfb, asr=None, tts=None, when=None):
-    user = Message.objects.create(conversation=conversation, role="user", content="q", asr_ms=asr)
-    reply = Message.objects.create(
-        conversation=conversation,
-        role="assistant",
-        content="a",
-        total_ms=total,
-        llm_ttfb_ms=ttfb,
-        tts_first_audio_ms=tts,
+    """One turn as the engine stores it, with known timings (exact values for exact percentiles)."""
+    user = message_append(conversation=conversation, role="user", content="q", asr_ms=asr)
+    reply = assistant_reply_store(
+        conversation=conversation, text="a", timings_ms={"total": total, "llm_ttfb": ttfb, "tts_first_audio": tts}
     )
     if when is not None:
+        # a state users cannot reach: a turn stored days ago (the percentile window counts back from today)
         Message.objects.filter(pk__in=[user.pk, reply.pk]).update(created_at=when)
 
 
@@ -43,13 +39,11 @@ def _turn(conversation, *, total, ttfb, asr=None, tts=None, when=None):
 def known_turns(bot):
     """Bot 'Test bot': ten studio turns today (100..1000 ms) and one 40 days ago (outside both periods);
     five voice turns two days ago on the widget channel (live)."""
-    studio = Conversation.objects.create(bot=bot, test_flag=True)
+    studio = conversation_start(bot=bot, test_flag=True, channel=Conversation.Channel.STUDIO)
     for n in range(1, 11):
         _turn(studio, total=n * 100, ttfb=n * 10)
     _turn(studio, total=99_999, ttfb=9_999, when=timezone.now() - timedelta(days=40))
-    widget = Conversation.objects.create(bot=bot, test_flag=False)
-    if HAS_CHANNEL:
-        Conversation.objects.filter(pk=widget.pk).update(channel="widget")
+    widget = conversation_start(bot=bot, test_flag=False, channel=Conversation.Channel.WIDGET)
     two_days_ago = timezone.now() - timedelta(days=2)
     for n, asr in enumerate([300, 310, 320, 330, 1000], start=1):
         _turn(widget, total=2000 + n * 100, ttfb=200, asr=asr, tts=150 + n, when=two_days_ago)
@@ -58,8 +52,8 @@ def known_turns(bot):
 
 def test_percentiles_per_bot_and_channel_on_known_data(known_turns):
     rows = {row.channel: row for row in latency_percentiles(days=7)}
-    assert set(rows) == {"studio", LIVE}
-    studio, widget = rows["studio"], rows[LIVE]
+    assert set(rows) == {"studio", "widget"}
+    studio, widget = rows["studio"], rows["widget"]
     assert studio.turns == 10 and widget.turns == 5
     assert studio.p50["total"] == 550 and studio.p95["total"] == pytest.approx(955)
     assert studio.p50["llm_ttfb"] == 55 and studio.p95["llm_ttfb"] == pytest.approx(95.5)

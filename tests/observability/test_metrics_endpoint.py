@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.authtoken.models import Token
+
+from tests.user_data import api_token
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +18,7 @@ def test_it_refuses_anonymous_requests_by_default_with_a_json_body(anonymous_cli
 
 
 def test_it_refuses_a_non_staff_token(client, stranger_user):
-    token = Token.objects.create(user=stranger_user).key
+    token = api_token(stranger_user)
     response = client.get("/metrics", HTTP_AUTHORIZATION=f"Token {token}")
     assert response.status_code == 403 and "detail" in response.json()
 

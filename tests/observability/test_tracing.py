@@ -9,7 +9,7 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from bots.services import provider_key_create
+from bots.services import bot_update, provider_key_create
 from integrations.mock_api import MockApiServer
 from observability import tracing
 from tests.integrations.conftest import make_tool
@@ -28,8 +28,8 @@ def _attribute_text(spans) -> str:
 
 def test_a_text_turn_with_a_tool_is_one_trace_without_text_or_secrets(spans, bot, staff_api, openai_double, settings):
     settings.VOICEBOT_HTTP_ALLOWED_HOSTS = ["127.0.0.1"]
-    bot.openai_key = provider_key_create(name="Live", secret=PROVIDER_SECRET, base_url=openai_double.base_url)
-    bot.save()
+    key = provider_key_create(name="Live", secret=PROVIDER_SECRET, base_url=openai_double.base_url)
+    bot_update(bot=bot, openai_key_id=key.id)
     with MockApiServer() as api:
         make_tool(bot, name="whoami", url=api.url + "/v1/echo?token=q-s3cret", headers={"Authorization": HEADER_SECRET})
         openai_double.queue_tool_call("whoami", {"args": {"note": USER_TEXT}})

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from bots.models import DEFAULT_CHAT_MODEL, Bot
-from bots.services import bot_create, provider_key_create
+from bots.services import bot_create, bot_update, provider_key_create
 
 pytestmark = pytest.mark.django_db
 
@@ -93,10 +93,10 @@ def test_the_bot_page_warns_when_no_key_can_serve_the_bot(staff_client, bot):
 
 def test_no_warning_with_a_stored_key_or_a_server_key(staff_client, bot, settings):
     key = provider_key_create(name="Mine", secret="sk-mine-0123456789abcdef")
-    Bot.objects.filter(pk=bot.pk).update(openai_key=key)
+    bot_update(bot=bot, openai_key_id=key.id)
     assert 'id="no-key-warning"' not in staff_client.get(f"/bots/{bot.id}/").content.decode()
 
-    Bot.objects.filter(pk=bot.pk).update(openai_key=None)
+    bot_update(bot=bot, openai_key_id=None)
     settings.OPENAI_API_KEY = "sk-server"
     assert 'id="no-key-warning"' not in staff_client.get(f"/bots/{bot.id}/").content.decode()
 
@@ -165,13 +165,14 @@ def test_the_empty_dashboard_walks_through_key_bot_test_embed(staff_client):
 
 def test_each_step_is_ticked_from_the_database(staff_client):
     from conversations.models import Conversation
+    from conversations.services import conversation_start
     from embed.services import client_key_create
 
     provider_key_create(name="Mine", secret="sk-mine-0123456789abcdef")
     bot = bot_create(name="Helper")
     assert _steps(staff_client.get("/").content.decode()) == {"key": True, "bot": True, "test": False, "embed": False}
 
-    Conversation.objects.create(bot=bot, channel=Conversation.Channel.STUDIO)
+    conversation_start(bot=bot, channel=Conversation.Channel.STUDIO)  # the bot tried in the Studio
     client_key_create(name="Site")
     assert 'id="first-steps"' not in staff_client.get("/").content.decode()  # all done: the list goes away
 

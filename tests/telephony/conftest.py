@@ -74,10 +74,10 @@ def phone_server(django_db_setup, tmp_path_factory):
 @pytest.fixture
 def phone_bot(transactional_db, asr_model_dir, piper_voice_path):  # noqa: F811
     """The packaged-voice bot (faster-whisper tiny.en, Piper joe) with a phone line on a test account."""
-    from bots.models import Bot
+    from bots.services import bot_create
     from telephony.services import phone_line_save, twilio_account_create
 
-    bot = Bot.objects.create(
+    bot = bot_create(
         name="Phone bot",
         system_prompt="You are a shop assistant on the phone.",
         openai_model="gpt-4o-mini",

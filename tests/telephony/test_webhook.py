@@ -67,8 +67,7 @@ def test_it_refuses_changed_parameters(client, bot, line):
 
 
 def test_it_tells_callers_when_the_line_is_closed(client, bot, line):
-    line.accepts_calls = False
-    line.save()
+    phone_line_save(bot=bot, account=line.account, accepts_calls=False)
     response = _post(client, bot, _params())
     assert response.status_code == 200
     body = response.content.decode()
