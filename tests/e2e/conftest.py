@@ -117,10 +117,20 @@ def server_command(port: int, app: str = "config.asgi:application") -> list[str]
     ]
 
 
+def stop_process(process: subprocess.Popen, *, grace_s: float = 10) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within `grace_s`."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
 @contextlib.contextmanager
-def run_server(env: dict[str, str], log_path: Path):
-    """Start the server on a free port; yield a LiveServer; stop it (SIGTERM, then SIGKILL) afterwards."""
-    port = free_port()
+def run_server(env: dict[str, str], log_path: Path, *, port: int | None = None, start_timeout_s: float = 30):
+    """Start the server (on `port` or a free one); yield a LiveServer; stop it afterwards."""
+    port = port or free_port()
     with log_path.open("w") as log:
         process = subprocess.Popen(
             server_command(port),
@@ -131,15 +141,10 @@ def run_server(env: dict[str, str], log_path: Path):
         )
         server = LiveServer(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
         try:
-            wait_for_http(f"{server.url}/healthz", process=process)
+            wait_for_http(f"{server.url}/healthz", process=process, timeout_s=start_timeout_s)
             yield server
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+            stop_process(process)
 
 
 run_daphne = run_server  # the old name, still imported by tests/e2e/test_studio.py

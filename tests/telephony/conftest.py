@@ -10,7 +10,6 @@ once; each test's rows are committed (`transactional_db`) so the server sees the
 from __future__ import annotations
 
 import contextlib
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from django.conf import settings
 from tests.audio.conftest import asr_model_dir, espeak_wav, piper_voice_path, speech_dir  # noqa: F401
 from tests.conftest import TEST_FERNET_KEY
 from tests.doubles.openai_server import OpenAIDouble
-from tests.e2e.conftest import ROOT, free_port, server_command, server_env, wait_for_http
+from tests.e2e.conftest import free_port, run_server, server_env
 from tests.telephony.call_double import CallDouble, wav_to_caller_frames
 
 ACCOUNT_SID = "AC" + "0" * 30 + "42"
@@ -56,19 +55,11 @@ def phone_server(django_db_setup, tmp_path_factory):
             "VOICEBOT_DATA_DIR": str(tmp_path_factory.mktemp("phone-data")),
         },
     )
-    with log_path.open("w") as log:
-        process = subprocess.Popen(server_command(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_for_http(f"{url}/healthz", process=process, timeout_s=60)
+    try:
+        with run_server(env, log_path, port=port, start_timeout_s=60):
             yield PhoneServer(url=url, double=double, log_path=log_path)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
-            double.stop()
+    finally:
+        double.stop()
 
 
 @pytest.fixture
