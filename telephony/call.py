@@ -17,9 +17,8 @@ nothing of websockets (it gets a `send` for Twilio's JSON messages), so the cons
 - **End** (`stop` or the socket closing): the turn is cancelled, a reply still playing is narrowed to
   what was heard, and the call's end and duration go into the conversation's metadata.
 
-Chunk texts: `Audio` events carry no text, so `SpokenChunks` replays the pipeline's own rule (the
-sentence chunker over the same deltas, interims and final flush, in the same order) to name the
-text of the n-th chunk.
+Chunk texts: each `Audio` event carries the text it says, so what was heard is the text of the chunks
+whose marks came back.
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ import binascii
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,11 +41,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from audio import pipeline
-from audio.chunker import SentenceChunker
 from audio.pcm import pcm16_to_float32
 from audio.vad import SpeechStarted, Utterance, VadParams, VadSegmenter
 from conversations import services as conversation_services
-from conversations.engine.events import Audio, Done, Error, Event, Interim, TextDelta
+from conversations.engine.events import Audio, Done, Error
 from conversations.models import Conversation
 from conversations.session import ConversationSession
 from telephony import services
@@ -58,31 +55,6 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 FRAME_S = FRAME_MS / 1000
 LEAD_S = 0.06  # audio sent ahead of real time, so network jitter never starves the caller's buffer
 MAX_PAYLOAD_CHARS = 4096  # a 20 ms frame is 216 base64 characters; Twilio never sends more than this
-
-
-class SpokenChunks:
-    """The text of each synthesised chunk, in order, by the rule `pipeline.speak_events` uses."""
-
-    def __init__(self, min_chars: int, max_chars: int) -> None:
-        self._chunker = SentenceChunker(min_chars, max_chars)
-        self._texts: deque[str] = deque()
-
-    def feed(self, event: Event) -> None:
-        if isinstance(event, TextDelta):
-            self._texts.extend(p for p in self._chunker.push(event.delta) if p)
-        elif isinstance(event, Interim):
-            self._add(self._chunker.flush())
-            self._add(event.text)
-        elif isinstance(event, Done):
-            self._add(self._chunker.flush())
-
-    def _add(self, text: str) -> None:
-        if text:
-            self._texts.append(text)
-
-    def next_text(self) -> str:
-        """The text of the chunk whose audio just arrived (the final one is the chunker's rest)."""
-        return self._texts.popleft() if self._texts else self._chunker.flush()
 
 
 @dataclass
@@ -228,14 +200,12 @@ class PhoneCall:
         self._turn = asyncio.create_task(self._run_turn(self._reply, factory))
 
     async def _run_turn(self, reply: Reply, factory) -> None:
-        chunks = SpokenChunks(self.voice.chunk_min_chars, self.voice.chunk_max_chars)
         events = self.session.events(self.conversation.pk, factory)
         async with contextlib.aclosing(events) as stream:
             async for event in stream:
-                chunks.feed(event)
                 if isinstance(event, Audio):
                     frames = await asyncio.to_thread(wav_to_ulaw_frames, event.wav)
-                    self._enqueue(reply, frames, chunks.next_text())
+                    self._enqueue(reply, frames, event.text)
                 elif isinstance(event, Done):
                     reply.message_id = event.message_id
                 elif isinstance(event, Error):

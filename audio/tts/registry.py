@@ -95,7 +95,7 @@ def synthesize_sync(spec: TtsSpec, text: str) -> Audio:
     """Text → one Audio event (a complete WAV at the voice's real rate)."""
     voice = load_tts(spec)
     samples = voice.synthesize(text)
-    return Audio(wav=wav_bytes(samples, voice.sample_rate), sample_rate=voice.sample_rate)
+    return Audio(wav=wav_bytes(samples, voice.sample_rate), sample_rate=voice.sample_rate, text=text)
 
 
 async def synthesize(spec: TtsSpec, text: str) -> Audio:

@@ -53,10 +53,12 @@ class Interim:
 
 @dataclass(frozen=True, slots=True)
 class Audio:
-    """One synthesised chunk: a complete RIFF/WAV file."""
+    """One synthesised chunk: a complete RIFF/WAV file, and the text it says (so a transport that
+    tracks what was heard, such as a phone line's marks, needs no copy of the chunking rule)."""
 
     wav: bytes
     sample_rate: int
+    text: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +112,7 @@ def to_wire(event: Event) -> dict[str, Any]:
             return {"type": "tool_result", "name": name, "result": result, "call_id": call_id, "ok": ok}
         case Interim(kind=kind, text=text):
             return {"type": "interim", "kind": kind, "text": text}
-        case Audio(wav=wav, sample_rate=sr):
+        case Audio(wav=wav, sample_rate=sr, text=_):
             return {"type": "audio_wav", "wav_base64": base64.b64encode(wav).decode("ascii"), "sr": sr}
         case Metrics(timings_ms=timings):
             return {"type": "metrics", "timings_ms": dict(timings)}
