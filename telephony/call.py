@@ -4,7 +4,8 @@
 nothing of websockets (it gets a `send` for Twilio's JSON messages), so the consumer stays a parser.
 
 - **In**: each 20 ms μ-law frame is decoded and resampled to 16 kHz (one soxr stream) and fed to the
-  Studio's `VadSegmenter`; an utterance becomes `pipeline.voice_turn` through
+  Studio's hands-free segmenter (`audio.turn_detector.segmenter_from_settings`: VAD, Smart Turn and
+  transcript cues, in a worker thread); an utterance becomes `pipeline.voice_turn` through
   `ConversationSession.events` (the conversation's one lock and line, errors as `Error` events).
 - **Out**: each synthesised WAV chunk becomes 20 ms μ-law `media` frames sent in real time (a small
   lead keeps Twilio's buffer from running dry), then a `mark` named after the reply and the chunk.
@@ -40,8 +41,9 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from audio import pipeline
+from audio import asr, pipeline
 from audio.pcm import pcm16_to_float32
+from audio.turn_detector import segmenter_from_settings
 from audio.vad import SpeechStarted, Utterance, VadParams, VadSegmenter
 from conversations import services as conversation_services
 from conversations.engine.events import Audio, Done, Error
@@ -128,7 +130,15 @@ class PhoneCall:
         self.stream_sid = stream_sid
         self.session = ConversationSession(channel="phone")
         self._caller = CallerAudio()
-        self._vad = VadSegmenter(vad_params or VadParams.from_settings())
+        # Hands-free end of turn as on the Studio socket and voicebot_run: VAD plus Smart Turn plus
+        # transcript cues (VOICEBOT_TURN_DETECTOR), or a fixed silence when asked for.
+        self._vad = (
+            VadSegmenter(vad_params)
+            if vad_params is not None
+            else segmenter_from_settings(
+                transcribe=lambda samples: asr.transcribe_sync(voice.asr, samples, voice.language).text
+            )
+        )
         self._started = time.monotonic()
         self._generation = 0
         self._reply: Reply | None = None
@@ -162,7 +172,7 @@ class PhoneCall:
         pcm8, pcm16 = self._caller.feed(ulaw)
         if self._recording is not None:
             await self._recording.caller_frame(pcm8)
-        for event in self._vad.feed(pcm16):
+        for event in await asyncio.to_thread(self._vad.feed, pcm16):  # VAD/end-of-turn models off the loop
             if isinstance(event, SpeechStarted) and self.speaking:
                 await self.barge_in()
             elif isinstance(event, Utterance):
