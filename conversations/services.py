@@ -13,8 +13,7 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
-from django.db.models import F
+from django.db import connections, router, transaction
 from django.utils import timezone
 
 from bots.models import Bot
@@ -33,6 +32,55 @@ MESSAGE_FIELDS = {
     "total_ms",
     "audio",  # a stored voice recording's storage name (`voice_audio_save`)
 }
+
+
+class _TurnSQL:
+    """The statements of a turn's writes, built once per database connection alias from the models'
+    metadata (table and column names quoted by the backend), so a turn runs them without compiling
+    a query or building expression objects (Django's INSERT and F()-expression UPDATE compile cost
+    more CPU than SQLite takes to run them: docs/performance.md)."""
+
+    _built: dict[str, _TurnSQL] = {}
+
+    def __init__(self, connection: Any) -> None:
+        quote = connection.ops.quote_name
+        self.message_fields = list(Message._meta.concrete_fields)
+        self.insert_message = "INSERT INTO {} ({}) VALUES ({})".format(
+            quote(Message._meta.db_table),
+            ", ".join(quote(field.column) for field in self.message_fields),
+            ", ".join(["%s"] * len(self.message_fields)),
+        )
+        meta = Conversation._meta
+        sums = ("llm_input_tokens_est", "llm_output_tokens_est", "cost_usd_est")
+        columns = [f"{quote(meta.get_field(name).column)} = {quote(meta.get_field(name).column)} + %s" for name in sums]
+        columns += [f"{quote(meta.get_field(name).column)} = %s" for name in ("updated_at", *_LAST_FIELDS)]
+        self.update_conversation = "UPDATE {} SET {} WHERE {} = %s".format(
+            quote(meta.db_table), ", ".join(columns), quote(meta.pk.column)
+        )
+        self.updated_at = meta.get_field("updated_at")
+        self.conversation_pk = meta.pk
+
+    @classmethod
+    def of(cls, connection: Any) -> _TurnSQL:
+        built = cls._built.get(connection.alias)
+        if built is None:
+            built = cls._built[connection.alias] = cls(connection)
+        return built
+
+
+_LAST_FIELDS = tuple(f"last_{name}_ms" for name in TIMING_FIELDS)
+
+
+def _insert_message(message: Message) -> Message:
+    """INSERT one message as `Message.save()` would (defaults, auto_now_add), without compiling SQL."""
+    connection = connections[router.db_for_write(Message)]
+    sql = _TurnSQL.of(connection)
+    params = [field.get_db_prep_save(field.pre_save(message, True), connection) for field in sql.message_fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql.insert_message, params)
+    message._state.adding = False
+    message._state.db = connection.alias
+    return message
 
 
 def conversation_start(
@@ -91,8 +139,9 @@ def turn_user_message_store(*, conversation_id: Any, content: str, **fields: Any
     unknown = set(fields) - MESSAGE_FIELDS
     if unknown:
         raise TypeError(f"unknown message fields: {sorted(unknown)}")
-    message = Message(conversation_id=conversation_id, role=Message.Role.USER, content=content, **fields)
-    message.save(force_insert=True)
+    message = _insert_message(
+        Message(conversation_id=conversation_id, role=Message.Role.USER, content=content, **fields)
+    )
     if fields.get("asr_ms") is not None:  # a spoken user turn: the conversation has voice
         Conversation.objects.filter(pk=conversation_id, has_voice=False).update(has_voice=True)
     return message
@@ -139,25 +188,30 @@ def assistant_reply_store(
     timings = {k: int(v) for k, v in (timings_ms or {}).items() if k in TIMING_FIELDS and v is not None}
     message = None
     if store_message:
-        message = Message.objects.create(
-            conversation_id=conversation.pk,
-            role=Message.Role.ASSISTANT,
-            content=text,
-            interrupted=interrupted,
-            input_tokens_est=input_tokens,
-            output_tokens_est=output_tokens,
-            cost_usd_est=cost_usd,
-            **{f"{k}_ms": v for k, v in timings.items()},
+        message = _insert_message(
+            Message(
+                conversation_id=conversation.pk,
+                role=Message.Role.ASSISTANT,
+                content=text,
+                interrupted=interrupted,
+                input_tokens_est=input_tokens,
+                output_tokens_est=output_tokens,
+                cost_usd_est=cost_usd,
+                **{f"{k}_ms": v for k, v in timings.items()},
+            )
         )
-    updates: dict[str, Any] = {
-        "llm_input_tokens_est": F("llm_input_tokens_est") + input_tokens,
-        "llm_output_tokens_est": F("llm_output_tokens_est") + output_tokens,
-        "cost_usd_est": F("cost_usd_est") + cost_usd,
-        "updated_at": timezone.now(),
-    }
-    for name in TIMING_FIELDS:
-        updates[f"last_{name}_ms"] = timings.get(name)
-    Conversation.objects.filter(pk=conversation.pk).update(**updates)
+    connection = connections[router.db_for_write(Conversation)]
+    sql = _TurnSQL.of(connection)
+    params = [
+        input_tokens,
+        output_tokens,
+        cost_usd,
+        sql.updated_at.get_db_prep_save(timezone.now(), connection),
+        *(timings.get(name) for name in TIMING_FIELDS),
+        sql.conversation_pk.get_db_prep_save(conversation.pk, connection),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql.update_conversation, params)
     return message
 
 

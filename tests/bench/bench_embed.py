@@ -261,6 +261,10 @@ async def _client(
                     results["errors"] += 1
                     results["error_samples"].append(errors[0].get("error"))
                     continue
+                results["ack"].append((events[0][0] - sent) * 1000)  # the socket's first answer (conversation)
+                llm = next((t for t, e in events if e["type"] == "status" and e.get("stage") == "llm"), None)
+                if llm is not None:
+                    results["llm"].append((llm - sent) * 1000)  # the turn is running: lock, history, user message
                 first = next((t for t, e in events if e["type"] == "text_delta"), None)
                 done = next((t for t, e in events if e["type"] == "done"), None)
                 if first is None or done is None:
@@ -277,7 +281,7 @@ async def _client(
 
 async def _run_n(stack: _Stack, n: int, profile: str, phase: int) -> dict:
     think, chats = PROFILES[profile]
-    results = {"first": [], "done": [], "errors": 0, "turns": 0, "error_samples": []}
+    results = {"first": [], "done": [], "ack": [], "llm": [], "errors": 0, "turns": 0, "error_samples": []}
     ready: list[int] = []
     go = asyncio.Event()
     tasks = [
@@ -323,7 +327,7 @@ def _profile(stack: _Stack, label: str) -> subprocess.Popen | None:
         return None
     Path(folder).mkdir(parents=True, exist_ok=True)
     # --gil: only the thread holding the GIL is sampled, so threads waiting for it do not count as work.
-    command = [spy, "record", "-p", str(stack.servers[0].pid), "-f", "raw", "-r", "200", "--nonblocking", "--gil"]
+    command = [spy, "record", "-p", str(stack.servers[0].pid), "-f", "raw", "-r", "400", "--nonblocking", "--gil"]
     process = subprocess.Popen(
         [*command, "-o", f"{folder}/{label}.txt"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -391,7 +395,12 @@ def _rows(model: str, processes: int, profile: str, n: int, results: dict) -> li
                 ),
             },
         )
-    for label, values in (("first token", results["first"]), ("whole turn", results["done"])):
+    for label, values in (
+        ("first token", results["first"]),
+        ("whole turn", results["done"]),
+        ("to the socket's first answer", results["ack"]),
+        ("to the turn's start (status llm)", results["llm"]),
+    ):
         for q in (50, 95):
             rows.append(
                 {
