@@ -323,11 +323,11 @@ SPECTACULAR_SETTINGS = {
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
-    # Django's Redis cache with native async methods (no thread hop per lock or limit command).
-    CACHES = {"default": {"BACKEND": "bots.redis_cache.RedisCache", "LOCATION": REDIS_URL}}
+    # Django's cache backends whose async methods do not hop threads (per lock or limit command).
+    CACHES = {"default": {"BACKEND": "bots.cache_backends.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "voicebot"}}
+    CACHES = {"default": {"BACKEND": "bots.cache_backends.LocMemCache", "LOCATION": "voicebot"}}
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL or "cache+memory://")

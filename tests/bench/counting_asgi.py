@@ -37,11 +37,6 @@ def _instrument(sender, connection, **kwargs) -> None:
 
 connection_created.connect(_instrument, weak=False)
 
-if os.environ.get("BENCH_SWITCH_INTERVAL_MS"):  # an experiment: the GIL's switch interval (default 5 ms)
-    import sys
-
-    sys.setswitchinterval(float(os.environ["BENCH_SWITCH_INTERVAL_MS"]) / 1000)
-
 
 def _queries() -> int:
     return int(repr(_counter)[6:-1])  # "count(N)": read without taking a number

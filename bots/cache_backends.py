@@ -1,11 +1,14 @@
-"""Django's Redis cache backend, with native async methods and a one-round-trip `incr`.
+"""The project's cache backends: Django's, with async methods that do not hop threads.
 
-Scaled out (REDIS_URL), every turn takes and frees the conversation's lock, counts the queue and
-checks the rate limits and the bot configuration version in the cache: about fifteen commands per
-widget turn. Django's RedisCache runs each `a*` method as its sync twin in the thread that
-`sync_to_async` shares with all database work, so each command cost a thread hop both ways (and
-waited behind queries), and `incr` was two round trips (EXISTS, then INCRBY). Here:
+Every turn takes and frees the conversation's lock, checks the rate limits and reads the bot
+configuration version in the cache. Django runs each `a*` cache method as its sync twin through
+`sync_to_async(thread_sensitive=True)`: the one thread that all database work shares, so each lock
+command waited behind queries and cost two thread switches (docs/performance.md).
 
+`LocMemCache` (one process, `make run`): the async methods run the in-memory operation inline; it
+takes microseconds and does no I/O, so the event loop never waits on it.
+
+`RedisCache` (scaled out, REDIS_URL):
 - `aget`, `aadd`, `aset`, `adelete`, `aincr`, `ahas_key` use `redis.asyncio` on the running event
   loop (one client per loop: a connection belongs to the loop that opened it);
 - `incr` (sync and async) is one atomic script: INCRBY if the key exists, else ValueError, as before;
@@ -23,10 +26,31 @@ from typing import Any
 
 import redis.asyncio
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache.backends.locmem import LocMemCache as DjangoLocMemCache
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
 
 _INCR_IF_EXISTS = "if redis.call('exists', KEYS[1]) == 1 then return redis.call('incrby', KEYS[1], ARGV[1]) end"
+
+
+class LocMemCache(DjangoLocMemCache):
+    async def aget(self, key: Any, default: Any = None, version: Any = None) -> Any:
+        return self.get(key, default, version)
+
+    async def aadd(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: Any = None) -> bool:
+        return self.add(key, value, timeout, version)
+
+    async def aset(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: Any = None) -> None:
+        self.set(key, value, timeout, version)
+
+    async def adelete(self, key: Any, version: Any = None) -> bool:
+        return self.delete(key, version)
+
+    async def ahas_key(self, key: Any, version: Any = None) -> bool:
+        return self.has_key(key, version)
+
+    async def aincr(self, key: Any, delta: int = 1, version: Any = None) -> int:
+        return self.incr(key, delta, version)
 
 
 class _Client(RedisCacheClient):

@@ -1,6 +1,6 @@
-"""The Redis cache backend with native async methods (bots/redis_cache.py) reads and writes the same
-keys as its sync methods, and `incr` keeps Django's contract in one round trip. Needs `redis-server`
-(Debian package); skipped without it."""
+"""The cache backends (bots/cache_backends.py): async methods without a thread hop. The Redis one reads
+and writes the same keys as its sync methods and keeps `incr`'s contract in one round trip (needs
+`redis-server`, the Debian package; those tests skip without it); the in-memory one answers inline."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ import time
 import pytest
 from asgiref.sync import async_to_sync
 
-from bots.redis_cache import RedisCache
-
-pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
+from bots.cache_backends import RedisCache
 
 
 @pytest.fixture(scope="module")
 def redis_url():
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -77,3 +77,29 @@ def test_incr_counts_existing_keys_and_refuses_missing_ones(cache):
 def test_a_zero_timeout_add_stores_nothing(cache):
     assert async_to_sync(cache.aadd)("gone", 1, timeout=0)
     assert cache.get("gone") is None
+
+
+def test_the_in_memory_cache_answers_async_calls_inline():
+    import threading
+
+    from bots.cache_backends import LocMemCache
+
+    local = LocMemCache("inline-test", {})
+    seen: list[int] = []
+    original = local.add
+
+    def add(*args, **kwargs):
+        seen.append(threading.get_ident())
+        return original(*args, **kwargs)
+
+    local.add = add
+
+    async def scenario():
+        assert await local.aadd("lock", "t", timeout=30)
+        assert await local.aget("lock") == "t"
+        local.set("n", 1)
+        assert await local.aincr("n", 2) == 3
+        return threading.get_ident()
+
+    loop_thread = async_to_sync(scenario)()
+    assert seen and seen[0] == loop_thread  # ran on the event loop's thread, no hop
