@@ -327,7 +327,19 @@ def _profile(stack: _Stack, label: str) -> subprocess.Popen | None:
         return None
     Path(folder).mkdir(parents=True, exist_ok=True)
     # --gil: only the thread holding the GIL is sampled, so threads waiting for it do not count as work.
-    command = [spy, "record", "-p", str(stack.servers[0].pid), "-f", "raw", "-r", "400", "--nonblocking", "--gil"]
+    command = [
+        spy,
+        "record",
+        "-p",
+        str(stack.servers[0].pid),
+        "-f",
+        "raw",
+        "-r",
+        "400",
+        "--nonblocking",
+        "--gil",
+        "--threads",
+    ]
     process = subprocess.Popen(
         [*command, "-o", f"{folder}/{label}.txt"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -337,8 +349,13 @@ def _profile(stack: _Stack, label: str) -> subprocess.Popen | None:
 
 def _runs() -> list[tuple[str, int, str, int]]:
     """(model, processes, profile, N) from BENCH_EMBED_RUNS; processes 0 = one, without Redis."""
+    default = DEFAULT_RUNS
+    if "BENCH_EMBED_N" in os.environ or "BENCH_EMBED_PROFILES" in os.environ:  # the older knobs: 300 ms model
+        sizes = os.environ.get("BENCH_EMBED_N", "50,200,500").split(",")
+        profiles = os.environ.get("BENCH_EMBED_PROFILES", "burst,people").split(",")
+        default = ",".join(f"300ms:{p.strip()}:{n.strip()}" for p in profiles for n in sizes if n.strip())
     runs = []
-    for spec in os.environ.get("BENCH_EMBED_RUNS", DEFAULT_RUNS).split(","):
+    for spec in os.environ.get("BENCH_EMBED_RUNS", default).split(","):
         if not spec.strip():
             continue
         model, profile, n = spec.strip().split(":")
@@ -427,6 +444,17 @@ def run() -> list[dict]:
     stacks: dict[tuple[str, int], _Stack] = {}
     try:
         for phase, (model, processes, profile, n) in enumerate(_runs(), start=1):
+            if processes and shutil.which("redis-server") is None:
+                rows.append(
+                    {
+                        "benchmark": f"embed {model} x{processes} Redis {profile} N={n}",
+                        "metric": "skipped",
+                        "value": "-",
+                        "unit": "",
+                        "notes": "redis-server is missing (apt-get install -y redis-server)",
+                    }
+                )
+                continue
             if (model, processes) not in stacks:
                 for stack in stacks.values():
                     stack.close()
