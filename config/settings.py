@@ -358,6 +358,10 @@ VOICEBOT_MAX_TOOL_STEPS = _int("VOICEBOT_MAX_TOOL_STEPS", 5, minimum=1, maximum=
 VOICEBOT_HISTORY_TOKEN_BUDGET = _int("VOICEBOT_HISTORY_TOKEN_BUDGET", 24000, minimum=500)
 # One turn at a time per conversation: the lock frees itself after this long if its holder died.
 VOICEBOT_TURN_LOCK_SECONDS = _int("VOICEBOT_TURN_LOCK_SECONDS", 300, minimum=10)
+# Messages sent while a turn runs wait in line (conversations/engine/turn_lock.py): at most this many
+# behind the running turn, for at most this long; over either bound the sender gets a clear error.
+VOICEBOT_TURN_QUEUE_MAX = _int("VOICEBOT_TURN_QUEUE_MAX", 3, minimum=0, maximum=100)
+VOICEBOT_TURN_QUEUE_WAIT_SECONDS = _float("VOICEBOT_TURN_QUEUE_WAIT_SECONDS", 120.0, minimum=1.0)
 OPENAI_API_STYLE = env.str("OPENAI_API_STYLE", default="responses")
 if OPENAI_API_STYLE not in ("responses", "chat_completions"):
     _fail("OPENAI_API_STYLE", f"must be responses or chat_completions, got {OPENAI_API_STYLE!r}")
@@ -391,10 +395,6 @@ VOICEBOT_SANDBOX_HIDE_PATHS = _list("VOICEBOT_SANDBOX_HIDE_PATHS")
 # One private tmpfs per run (work dir + /tmp + /var/tmp + /dev/shm together), MiB.
 VOICEBOT_SANDBOX_TMPFS_MB = _int("VOICEBOT_SANDBOX_TMPFS_MB", 64, minimum=8)
 # When the server is root, each concurrent run gets its own uid from this range (held by a file lock).
-# Messages sent while a turn runs wait in line (conversations/engine/turn_lock.py): at most this many
-# behind the running turn, for at most this long; over either bound the sender gets a clear error.
-VOICEBOT_TURN_QUEUE_MAX = _int("VOICEBOT_TURN_QUEUE_MAX", 3, minimum=0, maximum=100)
-VOICEBOT_TURN_QUEUE_WAIT_SECONDS = _float("VOICEBOT_TURN_QUEUE_WAIT_SECONDS", 120.0, minimum=1.0)
 VOICEBOT_SANDBOX_UID_FIRST = _int("VOICEBOT_SANDBOX_UID_FIRST", 2_000_000_000, minimum=1000, maximum=4_000_000_000)
 VOICEBOT_SANDBOX_UID_COUNT = _int("VOICEBOT_SANDBOX_UID_COUNT", 1000, minimum=1, maximum=100_000)
 # Eager mode: sandbox runs wait in this many dedicated threads per process (more at once: "busy").
@@ -429,6 +429,21 @@ VOICEBOT_VAD_AGGRESSIVENESS = _int("VOICEBOT_VAD_AGGRESSIVENESS", 2, minimum=0, 
 VOICEBOT_VAD_SILENCE_MS = _int("VOICEBOT_VAD_SILENCE_MS", 800, minimum=90)
 VOICEBOT_VAD_MIN_SPEECH_MS = _int("VOICEBOT_VAD_MIN_SPEECH_MS", 250, minimum=0)
 VOICEBOT_VAD_MAX_SPEECH_MS = _int("VOICEBOT_VAD_MAX_SPEECH_MS", 15000, minimum=1000)
+# Streaming voice (docs/voice.md "Latency"): VAD engine, semantic end of turn, streaming ASR, early model call.
+VOICEBOT_VAD_ENGINE = env.str("VOICEBOT_VAD_ENGINE", default="webrtc")
+if VOICEBOT_VAD_ENGINE not in ("webrtc", "silero"):
+    _fail("VOICEBOT_VAD_ENGINE", f"must be webrtc or silero, got {VOICEBOT_VAD_ENGINE!r}")
+VOICEBOT_TURN_DETECTOR = env.str("VOICEBOT_TURN_DETECTOR", default="smart_turn")
+if VOICEBOT_TURN_DETECTOR not in ("smart_turn", "silence"):
+    _fail("VOICEBOT_TURN_DETECTOR", f"must be smart_turn or silence, got {VOICEBOT_TURN_DETECTOR!r}")
+VOICEBOT_SMART_TURN_MODEL = env.str("VOICEBOT_SMART_TURN_MODEL", default="")
+VOICEBOT_TURN_COMPLETE_MS = _int("VOICEBOT_TURN_COMPLETE_MS", 200, minimum=60, maximum=2000)
+VOICEBOT_TURN_MAX_SILENCE_MS = _int("VOICEBOT_TURN_MAX_SILENCE_MS", 2000, minimum=300, maximum=10000)
+VOICEBOT_TURN_THRESHOLD = _float("VOICEBOT_TURN_THRESHOLD", 0.5, minimum=0.0)
+VOICEBOT_ASR_WINDOW_S = _int("VOICEBOT_ASR_WINDOW_S", 10, minimum=5, maximum=30)
+VOICEBOT_ASR_PARTIAL_MS = _int("VOICEBOT_ASR_PARTIAL_MS", 500, minimum=100)
+VOICEBOT_ASR_PAUSE_MS = _int("VOICEBOT_ASR_PAUSE_MS", 200, minimum=60)
+VOICEBOT_EARLY_REPLY = env.bool("VOICEBOT_EARLY_REPLY", default=True)
 VOICEBOT_MAX_UTTERANCE_BYTES = _int("VOICEBOT_MAX_UTTERANCE_BYTES", 16000 * 2 * 60, minimum=32000)
 VOICEBOT_MAX_UPLOAD_BYTES = _int("VOICEBOT_MAX_UPLOAD_BYTES", 25 * 1024 * 1024, minimum=1024)
 # Local mic loop (voicebot_run).
@@ -461,18 +476,3 @@ VOICEBOT_EMBED_RATE_PER_CONVERSATION_PER_MINUTE = _int("VOICEBOT_EMBED_RATE_PER_
 VOICEBOT_EMBED_HISTORY_LIMIT = _int("VOICEBOT_EMBED_HISTORY_LIMIT", 100, minimum=1, maximum=1000)
 VOICEBOT_EMBED_RESUME_TOKEN_MAX_AGE_DAYS = _int("VOICEBOT_EMBED_RESUME_TOKEN_MAX_AGE_DAYS", 90, minimum=1)
 VOICEBOT_EMBED_USER_TOKEN_MAX_TTL_DAYS = _int("VOICEBOT_EMBED_USER_TOKEN_MAX_TTL_DAYS", 30, minimum=1)
-# Streaming voice (docs/voice.md "Latency"): VAD engine, semantic end of turn, streaming ASR, early model call.
-VOICEBOT_VAD_ENGINE = env.str("VOICEBOT_VAD_ENGINE", default="webrtc")
-if VOICEBOT_VAD_ENGINE not in ("webrtc", "silero"):
-    _fail("VOICEBOT_VAD_ENGINE", f"must be webrtc or silero, got {VOICEBOT_VAD_ENGINE!r}")
-VOICEBOT_TURN_DETECTOR = env.str("VOICEBOT_TURN_DETECTOR", default="smart_turn")
-if VOICEBOT_TURN_DETECTOR not in ("smart_turn", "silence"):
-    _fail("VOICEBOT_TURN_DETECTOR", f"must be smart_turn or silence, got {VOICEBOT_TURN_DETECTOR!r}")
-VOICEBOT_SMART_TURN_MODEL = env.str("VOICEBOT_SMART_TURN_MODEL", default="")
-VOICEBOT_TURN_COMPLETE_MS = _int("VOICEBOT_TURN_COMPLETE_MS", 200, minimum=60, maximum=2000)
-VOICEBOT_TURN_MAX_SILENCE_MS = _int("VOICEBOT_TURN_MAX_SILENCE_MS", 2000, minimum=300, maximum=10000)
-VOICEBOT_TURN_THRESHOLD = _float("VOICEBOT_TURN_THRESHOLD", 0.5, minimum=0.0)
-VOICEBOT_ASR_WINDOW_S = _int("VOICEBOT_ASR_WINDOW_S", 10, minimum=5, maximum=30)
-VOICEBOT_ASR_PARTIAL_MS = _int("VOICEBOT_ASR_PARTIAL_MS", 500, minimum=100)
-VOICEBOT_ASR_PAUSE_MS = _int("VOICEBOT_ASR_PAUSE_MS", 200, minimum=60)
-VOICEBOT_EARLY_REPLY = env.bool("VOICEBOT_EARLY_REPLY", default=True)
