@@ -33,6 +33,7 @@ KINDS = ("start", "chat", "history")
 
 class PublicChatConsumer(AsyncWebsocketConsumer):
     key = None
+    grant: services.KeyGrant | None = None
     bot = None
     external_id = ""
     conversation = None
@@ -49,7 +50,7 @@ class PublicChatConsumer(AsyncWebsocketConsumer):
         self.query_user_token = (query.get("user_token") or [None])[0]
         origin = dict(self.scope.get("headers") or []).get(b"origin", b"").decode("latin-1").strip() or None
         try:
-            self.key, self.bot, self.external_id = await database_sync_to_async(services.public_connect)(
+            self.grant, self.bot, self.external_id = await database_sync_to_async(services.public_connect)(
                 secret=self.secret,
                 user_conversation_id=(query.get("user_conversation_id") or [""])[0],
                 origin=origin,
@@ -58,6 +59,7 @@ class PublicChatConsumer(AsyncWebsocketConsumer):
         except services.Refusal as refusal:
             await self._refuse(refusal, None)
             return
+        self.key = self.grant.key
         self.session = ConversationSession(self._emit, policy=public_policy(self.key), channel="widget")
 
     async def disconnect(self, code: int) -> None:
@@ -68,6 +70,16 @@ class PublicChatConsumer(AsyncWebsocketConsumer):
             await self.session.close()  # a running turn stores what was said, marked interrupted
 
     # --- incoming frames -----------------------------------------------------------------------
+    async def dispatch(self, message: dict) -> None:
+        # Channels runs close_old_connections before every handler: a hop to the one database thread,
+        # so each frame queued behind every turn's queries before it was even parsed. This socket's
+        # database work goes through database_sync_to_async, which closes stale connections itself
+        # (connect, `start`, `history`, the key's re-check), so text frames skip that queue.
+        if message.get("type") == "websocket.receive":
+            await self.websocket_receive(message)
+            return
+        await super().dispatch(message)
+
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.key is None or self.closed or self.session is None:
             return
@@ -80,8 +92,9 @@ class PublicChatConsumer(AsyncWebsocketConsumer):
             return
         handler = {"start": self._start, "chat": self._chat, "history": self._history}[kind]
         try:
-            self.key = await database_sync_to_async(services.public_admit)(
-                secret=self.secret,
+            # the key verified at connect; re-read only when revoked or changed (services.KeyGrant)
+            self.key = await services.public_admit_async(
+                self.grant,
                 bot=self.bot,
                 external_id=self.external_id,
                 conversation_id=self.conversation.pk if self.conversation is not None else None,

@@ -27,3 +27,18 @@ def rate_limit_exceeded(scope: str, ident: str, limit: int, *, now: float | None
         cache.add(name, 1, timeout=WINDOW_SECONDS + 5)
         count = 1
     return count > limit
+
+
+async def arate_limit_exceeded(scope: str, ident: str, limit: int, *, now: float | None = None) -> bool:
+    """`rate_limit_exceeded` through the cache's async API: the project's caches (bots.cache_backends)
+    answer it on the event loop, so the socket's per-message check needs no database-thread hop."""
+    bucket = int((now if now is not None else time.time()) // WINDOW_SECONDS)
+    name = f"embed:rate:{scope}:{ident}:{bucket}"
+    if await cache.aadd(name, 1, timeout=WINDOW_SECONDS + 5):
+        return limit < 1
+    try:
+        count = await cache.aincr(name)
+    except ValueError:  # expired between add and incr
+        await cache.aadd(name, 1, timeout=WINDOW_SECONDS + 5)
+        count = 1
+    return count > limit

@@ -15,6 +15,7 @@ import hashlib
 import ipaddress
 import re
 import secrets
+import time
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
@@ -22,8 +23,11 @@ from functools import lru_cache
 from html import escape
 from urllib.parse import urlsplit
 
+from channels.db import database_sync_to_async
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from bots import crypto
@@ -34,6 +38,11 @@ from embed.models import CLIENT_KEY_HASH_PURPOSE, CLIENT_KEY_PREFIX, ClientKey
 
 SIGNING_SECRET_PREFIX = "igxs_"
 LAST_USED_RESOLUTION = timedelta(seconds=60)
+# An open socket's key: verified against the database at connect, then on each message only its state
+# token in the shared cache is compared (bumped when the key is revoked, saved or deleted); the
+# database is read again when the token changed or went missing, and at least this often.
+KEY_RECHECK_SECONDS = 30.0
+KEY_STATE_TIMEOUT = 24 * 3600
 
 
 class ClientKeyError(Exception):
@@ -261,7 +270,46 @@ def client_key_revoke(key: ClientKey) -> ClientKey:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at", "updated_at"])
+    client_key_state_bump(key)  # open sockets re-check the key at their next message, in every process
     return key
+
+
+# --- a key's state token: what an open socket compares on each message ------------------------------
+
+
+def _key_state_name(secret_hash: str) -> str:
+    # Named by the secret's keyed hash, which a socket knows before it reads the row, so it can read
+    # the token first and the row second: a revocation committed in between changes the token.
+    return f"embed:key-state:{secret_hash}"
+
+
+def client_key_state_bump(key: ClientKey) -> None:
+    """Give the key a new state token, now and when the current transaction commits (a socket that
+    re-read the row before the commit would otherwise keep the new token with the old row)."""
+
+    def bump() -> None:
+        cache.set(_key_state_name(key.secret_hash), uuid.uuid4().hex, timeout=KEY_STATE_TIMEOUT)
+
+    bump()
+    transaction.on_commit(bump)
+
+
+def _client_key_changed(sender, instance: ClientKey, **kwargs) -> None:
+    client_key_state_bump(instance)
+
+
+post_save.connect(_client_key_changed, sender=ClientKey, dispatch_uid="embed.client_key_state")
+post_delete.connect(_client_key_changed, sender=ClientKey, dispatch_uid="embed.client_key_state_delete")
+
+
+def _client_key_state(secret_hash: str) -> str:
+    """The key's current state token, made when missing (a lost token only costs a database read)."""
+    name = _key_state_name(secret_hash)
+    state = cache.get(name)
+    if state is None:
+        fresh = uuid.uuid4().hex
+        state = fresh if cache.add(name, fresh, timeout=KEY_STATE_TIMEOUT) else cache.get(name, "")
+    return state
 
 
 def client_key_verify(secret: str | None) -> ClientKey:
@@ -428,14 +476,38 @@ class Refusal(Exception):
         self.close_code = close_code
 
 
+class KeyGrant:
+    """An open socket's verified key: the secret it presented, the key row, the state token read
+    before that row, and when the row was read (`public_admit_async` compares the token per message)."""
+
+    __slots__ = ("secret", "secret_hash", "key", "state", "verified_at")
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+        self.secret_hash = ClientKey.hash_secret((secret or "").strip())
+        self.key: ClientKey | None = None
+        self.state = ""
+        self.verified_at = 0.0
+
+    def verify(self) -> ClientKey:
+        """Read the token, then the row (sync, in the database thread); raises Refusal (4401)."""
+        state = _client_key_state(self.secret_hash)
+        try:
+            key = client_key_verify(self.secret)
+        except ClientKeyError as exc:
+            raise Refusal(str(exc), code="invalid_key", close_code=4401) from exc
+        self.key, self.state, self.verified_at = key, state, time.monotonic()
+        return key
+
+
 def public_connect(
     *, secret: str | None, user_conversation_id: str | None, origin: str | None, bot_id: uuid.UUID
-) -> tuple[ClientKey, Bot, str]:
+) -> tuple[KeyGrant, Bot, str]:
     """The connect-time checks, in the reference's order and with its close codes.
 
     1. key or user_conversation_id missing (or the id unusable): 4400; 2. invalid or revoked key: 4401;
     3. Origin not in the key's list: 4403; 4. bot not allowed for the key: 4403; then (new) an
-    unknown bot: 4404. Returns (key, bot, user_conversation_id).
+    unknown bot: 4404. Returns (the socket's KeyGrant, bot, user_conversation_id).
     """
     if not (secret or "").strip() or not (user_conversation_id or "").strip():
         raise Refusal("Missing key or user_conversation_id", code="bad_request", close_code=4400)
@@ -443,10 +515,8 @@ def public_connect(
         external_id = validate_user_conversation_id(user_conversation_id)
     except EmbedInputError as exc:
         raise Refusal(str(exc), code="bad_request", close_code=4400) from exc
-    try:
-        key = client_key_verify(secret)
-    except ClientKeyError as exc:
-        raise Refusal(str(exc), code="invalid_key", close_code=4401) from exc
+    grant = KeyGrant(secret or "")
+    key = grant.verify()
     if not origin_allowed(key, origin):
         raise Refusal("Origin not allowed", code="origin_not_allowed", close_code=4403)
     if not bot_allowed(key, bot_id):
@@ -455,7 +525,7 @@ def public_connect(
     if bot is None:
         raise Refusal("Bot not found", code="not_found", close_code=4404)
     client_key_touch(key)
-    return key, bot, external_id
+    return grant, bot, external_id
 
 
 def public_admit(*, secret: str, bot: Bot, external_id: str, conversation_id: uuid.UUID | None = None) -> ClientKey:
@@ -481,6 +551,41 @@ def public_admit(*, secret: str, bot: Bot, external_id: str, conversation_id: uu
             code="rate_limited",
         )
     client_key_touch(key)
+    return key
+
+
+def _grant_refresh(grant: KeyGrant) -> ClientKey:
+    key = grant.verify()
+    client_key_touch(key)
+    return key
+
+
+async def public_admit_async(
+    grant: KeyGrant, *, bot: Bot, external_id: str, conversation_id: uuid.UUID | None = None
+) -> ClientKey:
+    """`public_admit` for an open socket, without a database hop on most messages: the key row is
+    read again only when its state token changed (revoked, saved, deleted: in any process sharing the
+    cache) or went missing, or after KEY_RECHECK_SECONDS; the rate-limit counters use the cache's
+    async API (answered on the event loop by bots.cache_backends). Same checks, same order, same
+    refusals as `public_admit`."""
+    key = grant.key
+    state = await cache.aget(_key_state_name(grant.secret_hash))
+    if key is None or state != grant.state or time.monotonic() - grant.verified_at >= KEY_RECHECK_SECONDS:
+        key = await database_sync_to_async(_grant_refresh)(grant)
+    per_key = settings.VOICEBOT_EMBED_RATE_PER_KEY_PER_MINUTE
+    if await limits.arate_limit_exceeded("key", str(key.pk), per_key):
+        raise Refusal(f"Rate limit exceeded: at most {per_key} messages per minute for this key", code="rate_limited")
+    per_conversation = settings.VOICEBOT_EMBED_RATE_PER_CONVERSATION_PER_MINUTE
+    ident = (
+        str(conversation_id)
+        if conversation_id
+        else hashlib.sha256(f"{key.pk}:{bot.pk}:{external_id}".encode()).hexdigest()
+    )
+    if await limits.arate_limit_exceeded("conversation", ident, per_conversation):
+        raise Refusal(
+            f"Rate limit exceeded: at most {per_conversation} messages per minute for this conversation",
+            code="rate_limited",
+        )
     return key
 
 
