@@ -33,6 +33,9 @@ def conversation_list(*, bot_id=None, test_flag: bool | None = None) -> QuerySet
     return conversations
 
 
+PAGE_MAX = 1_000_000
+
+
 class ConversationListQuery(serializers.Serializer):
     """Query parameters; page and page_size are clamped (not refused) like the reference."""
 
@@ -42,7 +45,7 @@ class ConversationListQuery(serializers.Serializer):
     test_flag = serializers.BooleanField(required=False, allow_null=True, default=None)
 
     def validate_page(self, value: int) -> int:
-        return max(1, value)
+        return min(PAGE_MAX, max(1, value))  # a huge page would overflow the database's OFFSET
 
     def validate_page_size(self, value: int) -> int:
         return min(PAGE_SIZE_MAX, max(PAGE_SIZE_MIN, value))

@@ -513,11 +513,24 @@ async def complete(target: LLMTarget, *, system: str, user: str, json_schema: di
 
 
 # --- errors ----------------------------------------------------------------------------------------
+def _refused(exc: BaseException) -> bool:
+    """Whether a "timeout" is really a refused connection: the aiohttp bridge reports a failed connect
+    (aiohttp's ClientConnectorError) as httpx's ConnectTimeout, which the SDK turns into a timeout."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, ConnectionRefusedError) or type(cause).__name__ == "ClientConnectorError":
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def describe_error(exc: BaseException) -> LLMError:
     """A provider failure as a message a user (or staff member) can act on."""
     if isinstance(exc, LLMError):
         return exc
-    if isinstance(exc, openai.APITimeoutError):
+    if isinstance(exc, openai.APITimeoutError) and not _refused(exc):
         return LLMError("The model provider did not answer in time. Please try again.", "provider_timeout")
     if isinstance(exc, ProviderAddressBlocked):
         return LLMError(exc.message, "provider_blocked")

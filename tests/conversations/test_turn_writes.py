@@ -10,10 +10,12 @@ from conversations.engine.bot_config import turn_config
 from conversations.models import Conversation, Message
 from conversations.services import assistant_reply_store, turn_user_message_store
 from tests.integrations.conftest import run_turn_events
+from tests.user_data import conversation_with, finished_turn
 
 
 def test_a_turn_end_stores_the_reply_and_rolls_up_the_conversation(bot):
-    conversation = Conversation.objects.create(bot=bot, llm_input_tokens_est=5, cost_usd_est=0.5)
+    conversation = conversation_with(bot)
+    finished_turn(conversation, input_tokens=5, cost_usd=0.5)  # an earlier turn's rollups
     before = Conversation.objects.get(pk=conversation.pk).updated_at
     reply = assistant_reply_store(
         conversation=conversation,
@@ -35,14 +37,14 @@ def test_a_turn_end_stores_the_reply_and_rolls_up_the_conversation(bot):
 
 
 def test_an_interrupted_turn_without_text_only_rolls_up(bot):
-    conversation = Conversation.objects.create(bot=bot)
+    conversation = conversation_with(bot)
     assert assistant_reply_store(conversation=conversation, text="", output_tokens=4, store_message=False) is None
     assert not Message.objects.filter(conversation=conversation).exists()
     assert Conversation.objects.get(pk=conversation.pk).llm_output_tokens_est == 4
 
 
 def test_a_spoken_user_message_marks_the_conversation_as_voice(bot):
-    conversation = Conversation.objects.create(bot=bot)
+    conversation = conversation_with(bot)
     turn_user_message_store(conversation_id=conversation.pk, content="typed")
     assert not Conversation.objects.get(pk=conversation.pk).has_voice
     message = turn_user_message_store(conversation_id=conversation.pk, content="spoken", asr_ms=412)
@@ -51,7 +53,7 @@ def test_a_spoken_user_message_marks_the_conversation_as_voice(bot):
 
 
 def test_a_plain_turn_reads_twice_and_writes_twice(bot, openai_double, django_assert_max_num_queries):
-    conversation = Conversation.objects.create(bot=bot, metadata={"firstName": "Ana"})
+    conversation = conversation_with(bot, metadata={"firstName": "Ana"})
     turn_config(bot.pk)  # the bot's configuration is cached per process (bots.config_cache)
     # metadata, history, user INSERT; then one transaction: reply INSERT and rollup UPDATE (in a test's
     # own transaction it opens with SAVEPOINT and ends with RELEASE, both counted here)
@@ -68,6 +70,6 @@ def test_a_plain_turn_reads_twice_and_writes_twice(bot, openai_double, django_as
 
 @pytest.mark.parametrize("text", ["When do you open?", "{{.ssn}}"])
 def test_the_user_message_goes_to_the_model_as_typed(bot, openai_double, text):
-    conversation = Conversation.objects.create(bot=bot, metadata={"ssn": "123"})
+    conversation = conversation_with(bot, metadata={"ssn": "123"})
     async_to_sync(run_turn_events)(conversation, text)
     assert openai_double.requests[-1]["input"][-1] == {"role": "user", "content": text}
