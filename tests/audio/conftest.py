@@ -20,6 +20,18 @@ def words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9']+", text.lower())
 
 
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """(substitutions + deletions + insertions) / reference words, on `words()`: how far a transcript of
+    synthesised speech may drift (one misheard "the" is not a broken voice)."""
+    ref, hyp = words(reference), words(hypothesis)
+    row = list(range(len(hyp) + 1))
+    for i, ref_word in enumerate(ref, start=1):
+        previous, row[0] = row[0], i
+        for j, hyp_word in enumerate(hyp, start=1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (ref_word != hyp_word))
+    return row[len(hyp)] / max(1, len(ref))
+
+
 def espeak_wav(path: Path, text: str) -> Path:
     subprocess.run(["espeak-ng", "-s", "140", "-w", str(path), text], check=True, capture_output=True)
     return path

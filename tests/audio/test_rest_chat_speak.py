@@ -13,7 +13,7 @@ from audio.asr import AsrSpec, transcribe_sync
 from audio.pcm import decode_audio, decode_for_asr
 from bots.services import bot_update
 from conversations.models import Conversation
-from tests.audio.conftest import words
+from tests.audio.conftest import word_error_rate
 
 pytestmark = [
     pytest.mark.voice,
@@ -40,7 +40,7 @@ def test_chat_with_speak_returns_one_wav_that_says_the_reply(staff_api, voice_bo
     wav = base64.b64decode(body["audio_wav_base64"])
     samples, rate = decode_audio(wav)
     assert rate == body["sr"] == 22050 and len(samples) / rate > 2.0  # both sentences, in one file
-    assert words(_heard(wav, asr_model_dir)) == words(REPLY)
+    assert word_error_rate(REPLY, _heard(wav, asr_model_dir)) <= 0.2
     assert "tts_first_audio" in body["metrics"]
 
 

@@ -19,7 +19,7 @@ from audio.asr import AsrSpec, transcribe_sync
 from audio.pcm import decode_for_asr
 from bots.services import bot_create
 from studio.views.voice_preview import PREVIEW_TEXT
-from tests.audio.conftest import words
+from tests.audio.conftest import word_error_rate
 
 pytestmark = [pytest.mark.voice]
 
@@ -84,7 +84,7 @@ def test_preview_speaks_a_sentence_in_the_bots_voice(staff_client, voice_bot, as
     assert response.status_code == 200 and response["Content-Type"] == "audio/wav"
     spec = AsrSpec(engine="faster_whisper", model=asr_model_dir, device="cpu")
     heard = transcribe_sync(spec, decode_for_asr(response.content), "en").text
-    assert words(heard) == words(PREVIEW_TEXT)
+    assert word_error_rate(PREVIEW_TEXT, heard) <= 0.2
 
 
 def test_preview_of_a_voice_piper_cannot_run_is_a_400(staff_client, multi_speaker_voice, db):

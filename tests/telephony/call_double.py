@@ -267,17 +267,3 @@ def transcribe_phone_audio(frames: list[bytes], model_dir: str) -> str:
 
     samples = resample(ulaw_frames_to_samples(frames), PHONE_SAMPLE_RATE, 16000)
     return transcribe_sync(AsrSpec("faster_whisper", model_dir, "cpu"), np.asarray(samples), "en").text
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    """(substitutions + deletions + insertions) / reference words, on lower-case words without punctuation."""
-    import re
-
-    ref = re.findall(r"[a-z0-9']+", reference.lower())
-    hyp = re.findall(r"[a-z0-9']+", hypothesis.lower())
-    row = list(range(len(hyp) + 1))
-    for i, ref_word in enumerate(ref, start=1):
-        previous, row[0] = row[0], i
-        for j, hyp_word in enumerate(hyp, start=1):
-            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (ref_word != hyp_word))
-    return row[len(hyp)] / max(1, len(ref))

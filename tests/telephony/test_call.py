@@ -13,7 +13,8 @@ import time
 import pytest
 from asgiref.sync import sync_to_async
 
-from tests.telephony.call_double import CallDouble, transcribe_phone_audio, word_error_rate
+from tests.audio.conftest import word_error_rate
+from tests.telephony.call_double import CallDouble, transcribe_phone_audio
 from tests.telephony.conftest import answered_call
 
 pytestmark = [pytest.mark.voice, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
