@@ -251,3 +251,33 @@ def artifacts_dir() -> Path:
     path = ROOT / "test-artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+SPOKEN_QUESTION = "What time does the store open?"
+
+
+@pytest.fixture(scope="module")
+def speech_wav(tmp_path_factory) -> Path:
+    """SPOKEN_QUESTION by espeak-ng, 48 kHz mono PCM16 with silence after it (the fake mic loops it)."""
+    folder = tmp_path_factory.mktemp("mic")
+    raw, wav = folder / "raw.wav", folder / "question-48k.wav"
+    subprocess.run(["espeak-ng", "-s", "140", "-w", str(raw), SPOKEN_QUESTION], check=True, capture_output=True)
+    subprocess.run(
+        ["sox", str(raw), "-r", "48000", "-c", "1", "-b", "16", str(wav), "pad", "0.3", "4"],
+        check=True,
+        capture_output=True,
+    )
+    return wav
+
+
+@pytest.fixture(scope="module")
+def mic_browser(speech_wav):
+    """Chromium with a fake microphone fed by `speech_wav` and autoplay allowed."""
+    fake_microphone = (
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-audio-capture={speech_wav}",
+        "--autoplay-policy=no-user-gesture-required",
+    )
+    with launch_chromium(fake_microphone) as browser:
+        yield browser

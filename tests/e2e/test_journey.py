@@ -25,7 +25,7 @@ import pytest
 from playwright.sync_api import expect
 
 from integrations.mock_api import MockApiServer
-from tests.e2e.conftest import ROOT, launch_chromium, run_server, server_env
+from tests.e2e.conftest import ROOT, run_server, server_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.voice, pytest.mark.timeout(600)]
 
@@ -34,32 +34,6 @@ BOT_NAME = "Nova"
 QUESTION = "What time does the store open?"
 ANSWER = "The store opens at nine in the morning."
 WIDE, PHONE = {"width": 1280, "height": 800}, {"width": 390, "height": 844}
-
-
-@pytest.fixture(scope="module")
-def speech_wav(tmp_path_factory) -> Path:
-    """QUESTION spoken by espeak-ng, 48 kHz mono PCM16, with silence after it (the fake mic loops it)."""
-    folder = tmp_path_factory.mktemp("journey-mic")
-    raw, wav = folder / "raw.wav", folder / "question-48k.wav"
-    subprocess.run(["espeak-ng", "-s", "140", "-w", str(raw), QUESTION], check=True, capture_output=True)
-    subprocess.run(
-        ["sox", str(raw), "-r", "48000", "-c", "1", "-b", "16", str(wav), "pad", "0.3", "4"],
-        check=True,
-        capture_output=True,
-    )
-    return wav
-
-
-@pytest.fixture(scope="module")
-def journey_browser(speech_wav):
-    fake_microphone = (
-        "--use-fake-device-for-media-stream",
-        "--use-fake-ui-for-media-stream",
-        f"--use-file-for-fake-audio-capture={speech_wav}",
-        "--autoplay-policy=no-user-gesture-required",
-    )
-    with launch_chromium(fake_microphone) as browser:
-        yield browser
 
 
 @pytest.fixture
@@ -104,14 +78,14 @@ def step_done(page, key: str):
 
 
 def test_a_new_user_goes_from_an_empty_database_to_a_bot_on_their_website(
-    journey_browser, journey_server, openai_double, mock_api, host_origin, artifacts_dir
+    mic_browser, journey_server, openai_double, mock_api, host_origin, artifacts_dir
 ):
     from bots.models import Bot, ProviderKey
     from conversations.models import Conversation
 
     assert not Bot.objects.exists() and not ProviderKey.objects.exists() and not Conversation.objects.exists()
     server = journey_server
-    context = journey_browser.new_context(viewport=WIDE)
+    context = mic_browser.new_context(viewport=WIDE)
     context.grant_permissions(["clipboard-read", "clipboard-write", "microphone"], origin=server.url)
     page = context.new_page()
     page.set_default_timeout(20_000)
@@ -239,7 +213,7 @@ def test_a_new_user_goes_from_an_empty_database_to_a_bot_on_their_website(
             ("Where is my Lisbon parcel?", "Your parcel to Lisbon ships Friday."),
             ("Where is my 80 euro refund?", "Your refund of 80 euros is on its way."),
         ):
-            visitor_context = journey_browser.new_context()  # a separate browser: no shared storage
+            visitor_context = mic_browser.new_context()  # a separate browser: no shared storage
             visitor = visitor_context.new_page()
             visitor.set_default_timeout(20_000)
             visitors.append((visitor_context, visitor, question))

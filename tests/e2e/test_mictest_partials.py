@@ -9,8 +9,6 @@ from playwright.sync_api import expect
 
 from tests.e2e.test_studio import (  # noqa: F401 (fixtures)
     log_in,
-    speech_wav,
-    studio_browser,
     studio_page,
     studio_server,
     voice_bot,

@@ -9,47 +9,18 @@ the played audio. Screenshots of every page go to test-artifacts/studio-*.png.
 from __future__ import annotations
 
 import re
-import subprocess
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from integrations.mock_api import MockApiServer
 from tests.conftest import STAFF_PASSWORD
-from tests.e2e.conftest import launch_chromium, run_daphne, server_env
+from tests.e2e.conftest import run_daphne, server_env
 
 pytestmark = pytest.mark.e2e
 
 QUESTION = "What time does the store open?"
 ANSWER = "The store opens at nine in the morning."
-
-
-@pytest.fixture(scope="module")
-def speech_wav(tmp_path_factory) -> Path:
-    """QUESTION spoken by espeak-ng, as 48 kHz mono PCM16 with silence after it (the fake mic loops it)."""
-    folder = tmp_path_factory.mktemp("mic")
-    raw, wav = folder / "raw.wav", folder / "question-48k.wav"
-    subprocess.run(["espeak-ng", "-s", "140", "-w", str(raw), QUESTION], check=True, capture_output=True)
-    subprocess.run(
-        ["sox", str(raw), "-r", "48000", "-c", "1", "-b", "16", str(wav), "pad", "0.3", "4"],
-        check=True,
-        capture_output=True,
-    )
-    return wav
-
-
-@pytest.fixture(scope="module")
-def studio_browser(speech_wav):
-    """Chromium with a fake microphone fed by `speech_wav` and autoplay allowed."""
-    fake_microphone = (
-        "--use-fake-device-for-media-stream",
-        "--use-fake-ui-for-media-stream",
-        f"--use-file-for-fake-audio-capture={speech_wav}",
-        "--autoplay-policy=no-user-gesture-required",
-    )
-    with launch_chromium(fake_microphone) as browser:
-        yield browser
 
 
 @pytest.fixture
@@ -67,8 +38,8 @@ def studio_server(transactional_db, openai_double, tmp_path):
 
 
 @pytest.fixture
-def studio_page(studio_browser, studio_server):
-    context = studio_browser.new_context(viewport={"width": 1280, "height": 900})
+def studio_page(mic_browser, studio_server):
+    context = mic_browser.new_context(viewport={"width": 1280, "height": 900})
     context.grant_permissions(["clipboard-read", "clipboard-write", "microphone"], origin=studio_server.url)
     page = context.new_page()
     page.set_default_timeout(20_000)
