@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.utils import timezone
 
 from embed import services
 from embed.models import ClientKey
@@ -63,5 +62,7 @@ class ClientKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected client keys")
     def revoke_selected(self, request, queryset):
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
-        self.message_user(request, f"Revoked {count} client key(s).")
+        keys = list(queryset.filter(revoked_at__isnull=True))
+        for key in keys:  # the service, so open sockets see the revocation at their next message
+            services.client_key_revoke(key)
+        self.message_user(request, f"Revoked {len(keys)} client key(s).")

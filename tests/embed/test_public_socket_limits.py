@@ -167,3 +167,26 @@ async def test_revoking_the_key_stops_an_open_socket(open_socket, live_bot, make
     event = await socket.receive()
     assert event["type"] == "error" and event["code"] == "invalid_key"
     assert await socket.closed_with() == 4401
+
+
+async def test_revoking_from_the_admin_stops_an_open_socket_at_its_next_message(
+    open_socket, live_bot, make_key, admin_user
+):
+    """The admin's bulk action goes through the revoke service, so the per-socket key cache hears it."""
+    from django.test import Client
+
+    key, secret, _ = await make_key()
+    socket = await open_socket(live_bot.id, key=secret, user_conversation_id="u1")
+    await _assert_still_answers(socket)
+
+    def revoke_in_admin() -> int:
+        client = Client()
+        client.force_login(admin_user)
+        data = {"action": "revoke_selected", "_selected_action": [str(key.pk)]}
+        return client.post("/admin/embed/clientkey/", data).status_code
+
+    assert await database_sync_to_async(revoke_in_admin)() == 302
+    await socket.send(type="chat", req_id="c1", text="hello")
+    event = await socket.receive()
+    assert event["type"] == "error" and event["code"] == "invalid_key"
+    assert await socket.closed_with() == 4401
