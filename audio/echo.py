@@ -86,7 +86,9 @@ class EchoGuard:
             if frame == self._start + int(self.learn_ms / 1000 / FRAME_S) - 1:
                 self._learn()
             return False
-        echo = self.gain * max(self._ref.get(frame - self.delay + k, 0.0) for k in (-1, 0, 1))
+        # the loudest played level within +-2 frames of the learned delay: the delay is learned on
+        # 20 ms envelopes, so an onset can land a frame or two either side of it
+        echo = self.gain * max(self._ref.get(frame - self.delay + k, 0.0) for k in range(-2, 3))
         return level > self.margin * echo
 
     def clear(self) -> None:
