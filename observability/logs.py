@@ -21,8 +21,10 @@ _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "co
 
 
 def current_conversation_id() -> str:
-    from observability.observe import current_turn
-
+    try:
+        from observability.observe import current_turn
+    except ImportError:  # the interpreter is shutting down (a library logs from a __del__)
+        return ""
     turn = current_turn()
     return turn.conversation_id if turn is not None else ""
 
