@@ -22,7 +22,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup()
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.urls import Resolver404, resolve  # noqa: E402
@@ -72,7 +71,9 @@ http_app = RequestBodyLimitMiddleware(
 application = ProtocolTypeRouter(
     {
         "http": http_app,
-        "websocket": AuthMiddlewareStack(URLRouter([*public_websockets, *studio_websockets, *phone_websockets])),
+        # The Studio routes wrap themselves in the session/auth stack (audio/routing.py); the widget and
+        # phone sockets need no session, and its wrapper would cost every frame they send.
+        "websocket": URLRouter([*public_websockets, *studio_websockets, *phone_websockets]),
         "lifespan": lifespan,
     }
 )
