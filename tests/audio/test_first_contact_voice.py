@@ -8,7 +8,6 @@ import json
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
@@ -16,8 +15,8 @@ from bots.models import Bot
 from bots.options import api_options
 from bots.services import bot_create
 from bots.studio_forms import BotForm
-from config.asgi import application
 from tests.audio.conftest import QUESTION, words
+from tests.audio.test_talk_socket import spoken_turn
 
 pytestmark = [pytest.mark.voice, pytest.mark.django_db(transaction=True)]
 
@@ -88,23 +87,7 @@ async def test_a_missing_whisper_model_is_a_clear_message_on_talk_stream(
 
 async def test_a_missing_model_is_a_clear_message_on_the_talk_socket(staff_user, question_pcm16):
     bot = await sync_to_async(bot_create)(name="Small", whisper_model="small")
-    client = Client()
-    await sync_to_async(client.force_login)(staff_user)
-    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
-    ws = WebsocketCommunicator(
-        application, f"/ws/bots/{bot.pk}/talk", headers=[(b"origin", b"http://testserver"), (b"cookie", cookie)]
-    )
-    assert (await ws.connect())[0]
-    await ws.send_to(text_data=json.dumps({"type": "start", "req_id": "r1"}))
-    events = []
-    while not (events and events[-1].get("stage") == "recording"):
-        events.append(json.loads(await ws.receive_from(timeout=30)))
-    for i in range(0, len(question_pcm16), 3200):
-        await ws.send_to(bytes_data=question_pcm16[i : i + 3200])
-    await ws.send_to(text_data=json.dumps({"type": "stop", "req_id": "r1"}))
-    while not (events[-1]["type"] == "status" and events[-1].get("stage") == "idle"):
-        events.append(json.loads(await ws.receive_from(timeout=60)))
-    await ws.disconnect()
+    events = await spoken_turn(bot, staff_user, question_pcm16)
     errors = [e["error"] for e in events if e["type"] == "error"]
     assert errors == [
         "Model 'small' is not installed. Download it on the bot page or run `manage.py voicebot_models pull small`."

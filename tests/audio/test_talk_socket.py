@@ -56,6 +56,19 @@ async def _speak(communicator, pcm: bytes, frame: int = FRAME) -> None:
         await communicator.send_to(bytes_data=pcm[i : i + frame])
 
 
+async def spoken_turn(bot, user, pcm: bytes, req_id: str = "r1") -> list[dict]:
+    """Push-to-talk as the mic test does it: connect as `user`, `start`, the audio, `stop`; every event
+    of the turn up to `status idle`."""
+    ws = await _connect(bot, user)
+    await _send(ws, type="start", req_id=req_id)
+    events = await _events_until(ws, "recording", timeout=30)
+    await _speak(ws, pcm)
+    await _send(ws, type="stop", req_id=req_id)
+    events += await _events_until(ws)
+    await ws.disconnect()
+    return events
+
+
 async def test_a_spoken_question_is_answered_with_streamed_text_and_audio(
     voice_bot, staff_user, openai_double, question_pcm16
 ):

@@ -109,31 +109,10 @@ async def test_nothing_is_stored_when_voice_audio_is_turned_off(
 
 
 async def test_a_talk_socket_turn_stores_both_audios(packaged_voice_bot, staff_user, openai_double, question_pcm16):
-    from channels.testing import WebsocketCommunicator
-    from django.test import Client
-
-    from config.asgi import application
+    from tests.audio.test_talk_socket import spoken_turn
 
     openai_double.queue_text(REPLY)
-    client = Client()
-    await sync_to_async(client.force_login)(staff_user)
-    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
-    ws = WebsocketCommunicator(
-        application,
-        f"/ws/bots/{packaged_voice_bot.pk}/talk",
-        headers=[(b"origin", b"http://testserver"), (b"cookie", cookie)],
-    )
-    assert (await ws.connect())[0]
-    await ws.send_to(text_data=json.dumps({"type": "start", "req_id": "r1"}))
-    events = []
-    while not (events and events[-1].get("stage") == "recording"):
-        events.append(json.loads(await ws.receive_from(timeout=30)))
-    for i in range(0, len(question_pcm16), 3200):
-        await ws.send_to(bytes_data=question_pcm16[i : i + 3200])
-    await ws.send_to(text_data=json.dumps({"type": "stop", "req_id": "r1"}))
-    while not (events[-1]["type"] == "status" and events[-1].get("stage") == "idle"):
-        events.append(json.loads(await ws.receive_from(timeout=60)))
-    await ws.disconnect()
+    events = await spoken_turn(packaged_voice_bot, staff_user, question_pcm16)
     conversation_id = events[0]["conversation_id"]
     messages = await sync_to_async(_messages)(conversation_id)
     assert messages["user"].audio.name and messages["assistant"].audio.name

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.audio.conftest import asr_model_dir, espeak_wav, piper_voice_path, speech_dir  # noqa: F401
+from tests.audio.conftest import asr_model_dir, espeak_wav, packaged_voice, piper_voice_path, speech_dir  # noqa: F401
 from tests.conftest import TEST_FERNET_KEY
 from tests.doubles.openai_server import OpenAIDouble
 from tests.e2e.conftest import free_port, run_server, server_env
@@ -71,17 +71,7 @@ def phone_bot(transactional_db, asr_model_dir, piper_voice_path):  # noqa: F811
     bot = bot_create(
         name="Phone bot",
         system_prompt="You are a shop assistant on the phone.",
-        openai_model="gpt-4o-mini",
-        asr_engine="faster_whisper",
-        whisper_model=asr_model_dir,
-        whisper_device="cpu",
-        language="en",
-        tts_vendor="piper",
-        tts_voice=piper_voice_path,
-        tts_chunk_min_chars=10,
-        tts_chunk_max_chars=120,
-        start_message_mode="static",
-        start_message_text="Welcome to the shop.",
+        **packaged_voice(asr_model_dir, piper_voice_path),
     )
     account = twilio_account_create(name="Test account", account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN)
     phone_line_save(bot=bot, account=account)
