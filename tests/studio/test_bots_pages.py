@@ -5,37 +5,22 @@ from __future__ import annotations
 from bots.models import Bot
 from bots.services import bot_update, provider_key_create
 from conversations.models import Conversation
-from tests.studio.conftest import HTMX
+from tests.studio.conftest import HTMX, bot_form_post
 
 
 def _bot_post(**overrides):
-    data = {
-        "name": "Sales Assistant",
-        "system_prompt": "You sell things.",
-        "openai_model": "gpt-4o-mini",
-        "web_search_model": "gpt-4o-mini",
-        "codex_model": "gpt-5.1-codex-mini",
-        "openai_key": "",
-        "start_message_mode": "static",
-        "start_message_text": "Hello there!",
-        "asr_engine": "faster_whisper",
-        "language": "en",
-        "whisper_model": "small",
-        "whisper_device": "auto",
-        "tts_vendor": "piper",
-        "tts_voice": "",
-        "tts_language": "en",
-        "xtts_model": "tts_models/multilingual/multi-dataset/xtts_v2",
-        "speaker_id": "",
-        "speaker_wav": "",
-        "openai_tts_model": "gpt-4o-mini-tts",
-        "openai_tts_voice": "alloy",
-        "openai_tts_speed": "1.0",
-        "tts_chunk_min_chars": "20",
-        "tts_chunk_max_chars": "120",
-    }
-    data.update(overrides)
-    return data
+    """A bot form as a user fills it in: a named sales bot with a static greeting, on `small`."""
+    return bot_form_post(
+        **{
+            "name": "Sales Assistant",
+            "system_prompt": "You sell things.",
+            "openai_model": "gpt-4o-mini",
+            "start_message_mode": "static",
+            "start_message_text": "Hello there!",
+            "whisper_model": "small",
+            **overrides,
+        }
+    )
 
 
 def test_it_lists_bots_with_their_stats_on_the_dashboard(staff_client, bot, conversation):

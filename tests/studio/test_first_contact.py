@@ -10,38 +10,14 @@ import pytest
 
 from bots.models import DEFAULT_CHAT_MODEL, Bot
 from bots.services import bot_create, bot_update, provider_key_create
+from tests.studio.conftest import bot_form_post
 
 pytestmark = pytest.mark.django_db
 
 
 def _create_post(**overrides):
     """The new-bot form as a browser posts it after only the name was typed (the defaults as rendered)."""
-    return {
-        "name": "Helper",
-        "system_prompt": "You help.",
-        "openai_model": DEFAULT_CHAT_MODEL,
-        "web_search_model": "gpt-4o-mini",
-        "codex_model": "gpt-5.1-codex-mini",
-        "openai_key": "",
-        "start_message_mode": "llm",
-        "start_message_text": "",
-        "asr_engine": "faster_whisper",
-        "language": "en",
-        "whisper_model": "tiny.en",
-        "whisper_device": "auto",
-        "tts_vendor": "piper",
-        "tts_voice": "",
-        "tts_language": "en",
-        "xtts_model": "tts_models/multilingual/multi-dataset/xtts_v2",
-        "speaker_id": "",
-        "speaker_wav": "",
-        "openai_tts_model": "gpt-4o-mini-tts",
-        "openai_tts_voice": "alloy",
-        "openai_tts_speed": "1.0",
-        "tts_chunk_min_chars": "20",
-        "tts_chunk_max_chars": "120",
-        **overrides,
-    }
+    return bot_form_post(**overrides)
 
 
 def test_the_new_bot_form_chooses_the_newest_stored_key(staff_client):
