@@ -34,11 +34,11 @@ from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from audio import asr, pipeline
+from audio import pipeline
 from audio.pcm import ASR_SAMPLE_RATE, Pcm16Buffer, float32_to_pcm16, pcm16_to_float32
 from audio.services import bot_get
 from audio.streaming_asr import StreamingTranscriber
-from audio.turn_detector import segmenter_from_settings
+from audio.turn_detector import pause_transcriber, segmenter_from_settings
 from audio.vad import Utterance
 from conversations import frames
 from conversations.engine import TurnOptions
@@ -272,7 +272,7 @@ class TalkConsumer(AsyncWebsocketConsumer):
             options=options,
             sample_rate=rate,
             buffer=Pcm16Buffer(settings.VOICEBOT_MAX_UTTERANCE_BYTES),
-            vad=segmenter_from_settings(transcribe=self._pause_transcriber(voice)) if use_vad else None,
+            vad=segmenter_from_settings(transcribe=pause_transcriber(voice.asr, voice.language)) if use_vad else None,
             resampler=soxr.ResampleStream(rate, ASR_SAMPLE_RATE, 1, dtype="float32")
             if rate != ASR_SAMPLE_RATE
             else None,
@@ -288,11 +288,6 @@ class TalkConsumer(AsyncWebsocketConsumer):
         )
         await self.session.send_event(ConversationStarted(str(conversation.pk)), req_id)
         await self.session.send_event(Status("recording"), req_id)
-
-    @staticmethod
-    def _pause_transcriber(voice: pipeline.Voice):
-        """The turn detector's transcript cues: a blocking decode (it runs in the VAD's worker thread)."""
-        return lambda samples: asr.transcribe_sync(voice.asr, samples, voice.language).text
 
     async def _stop(self, message: dict, req_id: Any) -> None:
         recording = self.recording

@@ -22,10 +22,10 @@ import numpy as np
 import soundfile as sf
 from django.conf import settings
 
-from audio import asr, pipeline
+from audio import pipeline
 from audio.devices import AudioDeviceError, sounddevice
 from audio.pcm import ASR_SAMPLE_RATE, decode_audio, float32_to_pcm16, pcm16_to_float32, resample
-from audio.turn_detector import segmenter_from_settings
+from audio.turn_detector import pause_transcriber, segmenter_from_settings
 from audio.vad import SpeechStarted, Utterance
 from conversations.engine.events import Audio, Done, Error, Event, TextDelta, ToolCall, Transcript
 from conversations.session import ConversationSession
@@ -218,9 +218,7 @@ async def run_loop(
             )
         )
     # Hands-free end of turn: Smart Turn + transcript cues (VOICEBOT_TURN_DETECTOR), or fixed silence.
-    segmenter = segmenter_from_settings(
-        transcribe=lambda samples: asr.transcribe_sync(voice.asr, samples, voice.language).text
-    )
+    segmenter = segmenter_from_settings(transcribe=pause_transcriber(voice.asr, voice.language))
     turns = 0
     turn: asyncio.Task | None = None
 

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
+from audio.asr import AsrSpec, Transcription, transcribe_sync
 from audio.pcm import ASR_SAMPLE_RATE
 from audio.vad import Pause, SpeechStarted, Utterance, VadEvent, VadParams, VadSegmenter
 
@@ -230,6 +231,29 @@ _TRAILING = re.compile(r"(\.\.\.|…|,|-|–|—)\s*$")
 _WORD = re.compile(r"[a-z0-9']+")
 
 
+# An unsure last word (cut off or misheard at the pause: "The thing is that" heard as "The thing is
+# hot.") or a decoder that weighed trailing off ("I'd like to book" → "." but "..." close behind) is
+# not a finished sentence to end the turn on: the segmenter waits for more speech or the long silence.
+UNSURE_LAST_WORD = 0.5
+TRAIL_OFF = 0.1
+
+
+def transcript_incomplete(transcription: Transcription | str) -> bool:
+    """`text_incomplete`, plus the ASR's own doubt about the end when the engine reports it."""
+    if isinstance(transcription, str):
+        return text_incomplete(transcription)
+    tail = transcription.tail
+    if tail is not None and (tail.last_word < UNSURE_LAST_WORD or tail.trail_off >= TRAIL_OFF):
+        return True
+    return text_incomplete(transcription.text)
+
+
+def pause_transcriber(spec: AsrSpec, language: str | None) -> Callable[[np.ndarray], Transcription]:
+    """The blocking transcribe function a transport hands the segmenter (it runs in the VAD's worker
+    thread): the bot's ASR, asked for its confidence in the transcript's end."""
+    return lambda samples: transcribe_sync(spec, samples, language, tail=True)
+
+
 def text_incomplete(text: str) -> bool:
     """The transcript reads as cut off: it trails off (…, a comma, a dash) or ends on a word that
     needs a continuation. Whisper writes "My name is..." for a voice that stops mid-sentence."""
@@ -278,7 +302,7 @@ class TurnSegmenter:
     params: TurnParams = field(default_factory=TurnParams)
     model: SmartTurnModel | None = None
     # Blocking: the pause's audio → its transcript, for the text cues (None: audio only).
-    transcribe: Callable[[np.ndarray], str] | None = None
+    transcribe: Callable[[np.ndarray], Transcription | str] | None = None
 
     def __post_init__(self) -> None:
         if self.params.use_model:
@@ -333,8 +357,9 @@ class TurnSegmenter:
         complete = probability >= self.params.threshold
         text = None
         if complete and self.transcribe is not None:
-            text = self.transcribe(samples)
-            complete = not text_incomplete(text)
+            transcription = self.transcribe(samples)
+            text = transcription if isinstance(transcription, str) else transcription.text
+            complete = not transcript_incomplete(transcription)
         self.decisions.append(TurnDecision(probability, complete, pause.speech_ms, text))
         return complete
 
@@ -348,7 +373,7 @@ class TurnSegmenter:
 
 
 def segmenter_from_settings(
-    transcribe: Callable[[np.ndarray], str] | None = None, **vad_overrides
+    transcribe: Callable[[np.ndarray], Transcription | str] | None = None, **vad_overrides
 ) -> VadSegmenter | TurnSegmenter:
     """The hands-free segmenter the settings choose: `smart_turn` (default; `transcribe` adds the
     transcript cues) or the fixed `silence` (VOICEBOT_VAD_SILENCE_MS)."""
@@ -366,6 +391,8 @@ __all__ = [
     "TurnSegmenter",
     "Utterance",
     "load_turn_model",
+    "pause_transcriber",
     "segmenter_from_settings",
     "smart_turn_features",
+    "transcript_incomplete",
 ]

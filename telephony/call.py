@@ -41,9 +41,9 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from audio import asr, pipeline
+from audio import pipeline
 from audio.pcm import pcm16_to_float32
-from audio.turn_detector import segmenter_from_settings
+from audio.turn_detector import pause_transcriber, segmenter_from_settings
 from audio.vad import SpeechStarted, Utterance, VadParams, VadSegmenter
 from conversations import services as conversation_services
 from conversations.engine.events import Audio, Done, Error
@@ -135,9 +135,7 @@ class PhoneCall:
         self._vad = (
             VadSegmenter(vad_params)
             if vad_params is not None
-            else segmenter_from_settings(
-                transcribe=lambda samples: asr.transcribe_sync(voice.asr, samples, voice.language).text
-            )
+            else segmenter_from_settings(transcribe=pause_transcriber(voice.asr, voice.language))
         )
         self._started = time.monotonic()
         self._generation = 0

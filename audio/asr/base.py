@@ -28,16 +28,29 @@ class AsrSpec:
 
 
 @dataclass(frozen=True)
+class TailConfidence:
+    """How sure the decoder was about the end of a transcript (the turn detector's cue that a pause
+    may be mid-sentence). `last_word`: mean probability of the last word's tokens (a word cut off or
+    misheard at a pause scores low); `trail_off`: probability the decoder gave, right after that word,
+    to trailing punctuation ("...", ",", a dash) instead of ending the sentence."""
+
+    last_word: float
+    trail_off: float
+
+
+@dataclass(frozen=True)
 class Transcription:
     text: str
     language: str = ""
+    tail: TailConfidence | None = None  # only when asked for (`tail=True`) and the engine can tell
 
 
 class AsrModel(Protocol):
     spec: AsrSpec
 
-    def transcribe(self, samples: np.ndarray, *, language: str | None) -> Transcription:
-        """Blocking; thread-safe. `language` None means detect."""
+    def transcribe(self, samples: np.ndarray, *, language: str | None, tail: bool = False) -> Transcription:
+        """Blocking; thread-safe. `language` None means detect; `tail` asks for `TailConfidence`
+        (engines that cannot tell leave it None)."""
         ...
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from django.conf import settings
 
 from audio import model_store
-from audio.asr.base import AsrError, AsrSpec, Transcription, local_model_path
+from audio.asr.base import AsrError, AsrSpec, TailConfidence, Transcription, local_model_path
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class FasterWhisperModel:
         self._lock = threading.Lock()
         self._tokenizers: dict[str, object] = {}
 
-    def transcribe(self, samples: np.ndarray, *, language: str | None) -> Transcription:
+    def transcribe(self, samples: np.ndarray, *, language: str | None, tail: bool = False) -> Transcription:
         if samples.size == 0:
             return Transcription(text="", language=language or "")
         samples = np.asarray(samples, dtype=np.float32)
@@ -78,9 +78,9 @@ class FasterWhisperModel:
         if window_s < 30 and samples.size <= 28 * 16000:
             language = language or ("en" if not self._model.model.is_multilingual else None)
             if language is not None:
-                text = self._transcribe_window(samples, language, window_s)
-                if text is not None:
-                    return Transcription(text=text, language=language)
+                decoded = self._transcribe_window(samples, language, window_s, tail)
+                if decoded is not None:
+                    return Transcription(text=decoded[0], language=language, tail=decoded[1])
         return self._transcribe_full(samples, language)
 
     def _tokenizer(self, language: str):
@@ -95,8 +95,11 @@ class FasterWhisperModel:
             self._tokenizers[language] = tokenizer
         return tokenizer
 
-    def _transcribe_window(self, samples: np.ndarray, language: str, window_s: int) -> str | None:
-        """Encode only max(window_s, length + 1 s) of mel frames; None when the output looks like a loop."""
+    def _transcribe_window(
+        self, samples: np.ndarray, language: str, window_s: int, tail: bool = False
+    ) -> tuple[str, TailConfidence | None] | None:
+        """Encode only max(window_s, length + 1 s) of mel frames; None when the output looks like a loop.
+        Greedy decoding with `tail` also returns the decoder's per-step distributions for `_tail`."""
         import ctranslate2
 
         extractor = self._model.feature_extractor
@@ -114,16 +117,17 @@ class FasterWhisperModel:
             result = self._model.model.generate(
                 encoded,
                 [list(tokenizer.sot_sequence) + [tokenizer.no_timestamps]],
-                beam_size=settings.VOICEBOT_ASR_BEAM_SIZE,
+                beam_size=1 if tail else settings.VOICEBOT_ASR_BEAM_SIZE,
                 max_length=max_tokens,
                 suppress_blank=True,
                 suppress_tokens=[-1],
+                return_logits_vocab=tail,
             )[0]
         tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
         text = tokenizer.decode(tokens).strip()
         if len(result.sequences_ids[0]) >= max_tokens - 1 or _looks_repeated(text):
             return None
-        return text
+        return text, (_tail(tokenizer, result.sequences_ids[0], result.logits[0]) if tail else None)
 
     def _transcribe_full(self, samples: np.ndarray, language: str | None) -> Transcription:
         with self._lock:  # one decode at a time per model: bounded memory, predictable latency
@@ -138,6 +142,50 @@ class FasterWhisperModel:
             )
             text = " ".join(segment.text.strip() for segment in segments).strip()
         return Transcription(text=text, language=info.language or (language or ""))
+
+
+_TRAILING_PIECES = frozenset([",", "-", " -", "–", "—", " —", "..", "...", " ...", "…", " …"])
+_trailing_ids: dict[int, np.ndarray] = {}
+
+
+def _trailing_token_ids(tokenizer) -> np.ndarray:
+    """Token ids that continue a sentence rather than end it: a comma, a dash, an ellipsis."""
+    key = id(tokenizer)
+    if key not in _trailing_ids:
+        ids = [i for i in range(tokenizer.eot) if tokenizer.decode([i]) in _TRAILING_PIECES]
+        _trailing_ids[key] = np.asarray(ids, dtype=np.int64)
+    return _trailing_ids[key]
+
+
+def _tail(tokenizer, ids: list[int], logits) -> TailConfidence | None:
+    """The last word's mean token probability and the trailing-punctuation probability right after
+    it, from the greedy decoder's per-step logits (step i's logits chose ids[i])."""
+    words: list[list[int]] = []  # indices into ids, grouped into words (a word starts with a space)
+    for index, token in enumerate(ids):
+        if token >= tokenizer.eot:
+            break
+        piece = tokenizer.decode([token])
+        if any(ch.isalnum() for ch in piece):
+            if piece.startswith(" ") or not words or not words[-1]:
+                words.append([index])
+            else:
+                words[-1].append(index)
+        elif words and words[-1]:
+            words.append([])  # punctuation closes the word
+    words = [word for word in words if word]
+    if not words:
+        return None
+
+    def probabilities(step: int) -> np.ndarray:
+        row = np.asarray(logits[step], dtype=np.float64)
+        row = np.exp(row - row.max())
+        return row / row.sum()
+
+    last = words[-1]
+    last_word = float(np.mean([probabilities(i)[ids[i]] for i in last]))
+    after = last[-1] + 1
+    trail_off = float(probabilities(after)[_trailing_token_ids(tokenizer)].sum()) if after < len(logits) else 0.0
+    return TailConfidence(last_word=last_word, trail_off=trail_off)
 
 
 def _looks_repeated(text: str) -> bool:

@@ -52,8 +52,8 @@ def cached_asr_specs() -> list[AsrSpec]:
     return _ENGINES.cached_specs()
 
 
-def transcribe_sync(spec: AsrSpec, samples: np.ndarray, language: str | None) -> Transcription:
-    return load_asr(spec).transcribe(samples, language=asr_language(language))
+def transcribe_sync(spec: AsrSpec, samples: np.ndarray, language: str | None, *, tail: bool = False) -> Transcription:
+    return load_asr(spec).transcribe(samples, language=asr_language(language), tail=tail)
 
 
 async def transcribe(spec: AsrSpec, samples: np.ndarray, language: str | None) -> Transcription:

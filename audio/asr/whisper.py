@@ -62,7 +62,7 @@ class OpenAIWhisperModel:
             ) from exc
         self._lock = threading.Lock()
 
-    def transcribe(self, samples: np.ndarray, *, language: str | None) -> Transcription:
+    def transcribe(self, samples: np.ndarray, *, language: str | None, tail: bool = False) -> Transcription:
         if samples.size == 0:
             return Transcription(text="", language=language or "")
         with self._lock:  # a torch module is not safe to run from two threads at once
