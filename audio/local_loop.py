@@ -222,14 +222,20 @@ async def run_loop(
     turns = 0
     turn: asyncio.Task | None = None
 
-    async def start_turn(pcm: bytes) -> asyncio.Task:
+    async def start_turn(utterance: Utterance) -> asyncio.Task:
         nonlocal turns
         turns += 1
-        samples, ended = pcm16_to_float32(pcm), time.perf_counter()
+        samples, ended = pcm16_to_float32(utterance.pcm), time.perf_counter()
         events = session.events(
             conversation.pk,
             lambda options: pipeline.voice_turn(
-                conversation, samples, voice, speak=True, speech_ended_at=ended, options=options
+                conversation,
+                samples,
+                voice,
+                speak=True,
+                speech_ended_at=ended,
+                options=options,
+                transcript=utterance.transcript,
             ),
         )
         return asyncio.create_task(consume(events))
@@ -253,14 +259,14 @@ async def run_loop(
                 write("(interrupted)")
                 turn = None
             elif isinstance(event, Utterance):
-                turn = await start_turn(event.pcm)
+                turn = await start_turn(event)
                 if source.sequential:
                     await turn
         if max_turns is not None and turns >= max_turns and (turn is None or turn.done()):
             break
     for event in segmenter.flush():
         if isinstance(event, Utterance):
-            turn = await start_turn(event.pcm)
+            turn = await start_turn(event)
     if turn is not None:
         await turn
     return turns

@@ -225,15 +225,22 @@ async def voice_turn(
     speak: bool = True,
     speech_ended_at: float | None = None,
     options: TurnOptions | None = None,
+    transcript: str | None = None,
 ) -> AsyncIterator[Event]:
     """One spoken turn: 16 kHz float32 mono utterance → Transcript → the engine's events + Audio.
 
-    `options` (debug flag, the session's lock token) reach the engine with the ASR timing added."""
+    `options` (debug flag, the session's lock token) reach the engine with the ASR timing added.
+    `transcript`: these very samples were already transcribed (the turn detector's decode when it
+    ended the turn, `vad.Utterance.transcript`), so the turn starts on it without decoding again."""
     ended = speech_ended_at if speech_ended_at is not None else time.perf_counter()
     yield Status("asr")
-    text, asr_ms = await transcribe_utterance(voice, samples)
+    extra = None
+    if transcript is None:
+        text, asr_ms = await transcribe_utterance(voice, samples)
+    else:
+        text, asr_ms, extra = transcript, 0, {"asr_decodes": 0, "asr_reused": 1}
     async for event in _turn_on_transcript(
-        conversation, text, asr_ms, voice, speak, ended, options, None, user_audio=samples
+        conversation, text, asr_ms, voice, speak, ended, options, None, extra, user_audio=samples
     ):
         yield event
 

@@ -20,6 +20,7 @@ The model file is installed by `scripts/fetch_smart_turn.py` into VOICEBOT_MODEL
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from collections.abc import Callable
@@ -339,7 +340,11 @@ class TurnSegmenter:
             if isinstance(event, Pause):
                 events.append(event)
                 if self._complete(event):
-                    events.extend(self._vad.end_utterance())
+                    text = self.decisions[-1].text
+                    events.extend(
+                        dataclasses.replace(ended, transcript=text) if isinstance(ended, Utterance) else ended
+                        for ended in self._vad.end_utterance()
+                    )
                 continue
             events.append(event)
         if not self._vad.in_speech:

@@ -70,6 +70,9 @@ class Pause:
 class Utterance:
     pcm: bytes  # PCM16 mono at params.sample_rate, from the first speech frame to the end
     speech_ms: int
+    # The turn detector's transcript of exactly this audio when it ended the turn on it: the turn
+    # uses it instead of decoding the same audio again (None: transcribe as usual).
+    transcript: str | None = None
 
 
 VadEvent = SpeechStarted | Pause | Utterance

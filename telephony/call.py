@@ -174,7 +174,7 @@ class PhoneCall:
             if isinstance(event, SpeechStarted) and self.speaking:
                 await self.barge_in()
             elif isinstance(event, Utterance):
-                await self._start_voice_turn(event.pcm)
+                await self._start_voice_turn(event)
 
     async def dtmf(self, digit: Any) -> None:
         if not isinstance(digit, str) or len(digit) != 1 or digit not in "0123456789*#ABCD":
@@ -191,14 +191,14 @@ class PhoneCall:
             reply.heard.append(text)
 
     # --- turns -------------------------------------------------------------------------------------
-    async def _start_voice_turn(self, pcm: bytes) -> None:
-        samples, ended = pcm16_to_float32(pcm), time.perf_counter()
+    async def _start_voice_turn(self, utterance: Utterance) -> None:
+        samples, ended = pcm16_to_float32(utterance.pcm), time.perf_counter()
         if self.speaking:  # the caller spoke before the bot began (no SpeechStarted while it spoke)
             await self.barge_in()
-        conversation, voice = self.conversation, self.voice
+        conversation, voice, transcript = self.conversation, self.voice, utterance.transcript
         self._start_turn(
             lambda options: pipeline.voice_turn(
-                conversation, samples, voice, speak=True, speech_ended_at=ended, options=options
+                conversation, samples, voice, speak=True, speech_ended_at=ended, options=options, transcript=transcript
             )
         )
 

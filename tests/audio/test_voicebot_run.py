@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from audio.asr import AsrSpec, transcribe_sync
 from audio.pcm import decode_for_asr
 from conversations.models import Conversation, Message
-from tests.audio.conftest import QUESTION, words
+from tests.audio.conftest import QUESTION, espeak_wav, words
 
 pytestmark = [pytest.mark.voice, pytest.mark.django_db(transaction=True)]
 
@@ -60,3 +60,21 @@ def test_it_explains_a_missing_bot_and_a_missing_input_file(db, voice_bot, tmp_p
         call_command("voicebot_run", bot="00000000-0000-0000-0000-000000000000", input_wav=tmp_path / "x.wav")
     with pytest.raises(CommandError, match="does not exist"):
         call_command("voicebot_run", bot=str(voice_bot.pk), input_wav=tmp_path / "x.wav")
+
+
+def test_a_turn_the_detector_judged_finished_is_not_transcribed_twice(voice_bot, openai_double, speech_dir, tmp_path):
+    """Hands-free: at the first short pause the turn detector transcribes the utterance to judge it;
+    when it ends the turn there, the turn starts on that transcript (no second decode of the audio)."""
+    sentence = "How much does the blue jacket cost?"  # Smart Turn 0.97, transcribed word for word
+    openai_double.queue_text(REPLY)
+    call_command(
+        "voicebot_run",
+        bot=str(voice_bot.pk),
+        input_wav=espeak_wav(speech_dir / "finished.wav", sentence),
+        output_wav=tmp_path / "reply.wav",
+        no_greeting=True,
+        stdout=io.StringIO(),
+    )
+    user, assistant = Message.objects.filter(conversation__bot=voice_bot).order_by("created_at")
+    assert words(user.content) == words(sentence)
+    assert assistant.content == REPLY and assistant.asr_ms == 0
