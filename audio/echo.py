@@ -13,12 +13,15 @@ frames of the last `window_ms` are (a person talks over the whole window; an ech
 not). Without playback every voiced frame counts. `text_is_echo` is the second check a transport
 may add once it has a partial transcript: words that are mostly the words being spoken are the bot.
 
-Times are seconds on one clock the caller keeps (the mic's sample clock in voicebot_run).
+Times are seconds on one clock the caller keeps: the mic's sample clock. `BargeInListener` keeps it
+for a transport (voicebot_run --barge-in, the phone line): it cuts the mic's 16 kHz PCM16 into 20 ms
+frames at their sample times and places what is played on the same clock.
 """
 
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,20 +46,27 @@ class EchoGuard:
     _ref: dict[int, float] = field(default_factory=dict)  # frame index -> played level
     _mic: dict[int, float] = field(default_factory=dict)
     _start: int | None = None  # first frame of the current playback
+    _learned: bool = False
     delay: int = 0  # frames
     gain: float = 1.0
 
     def played(self, samples: np.ndarray, rate: int, at: float) -> None:
         """`samples` (float32 mono at `rate`) start playing at `at` seconds."""
         first = round(at / FRAME_S)
-        if self._start is None or first > max(self._ref, default=first) + 1:
-            self._start = first  # a new reply: learn its echo path again
-            self.delay, self.gain = 0, 1.0
+        # a chunk that follows the last one is not frame-aligned: its partial last frame has no level
+        # and the start rounds, so up to two frames between them are still the same reply
+        if self._start is None or first > max(self._ref, default=first) + 2:
+            self._start = first  # a new reply (after a gap of over 40 ms): learn its echo path again
+            self.delay, self.gain, self._learned = 0, 1.0, False
         for offset, level in enumerate(_levels(samples, rate)):
             self._ref[first + offset] = float(level)
 
+    @property
+    def learn_frames(self) -> int:
+        return int(self.learn_ms / 1000 / FRAME_S)
+
     def _learning(self, frame: int) -> bool:
-        return self._start is not None and frame < self._start + self.learn_ms / 1000 / FRAME_S
+        return self._start is not None and frame < self._start + self.learn_frames
 
     def _learn(self) -> None:
         frames = sorted(f for f in self._mic if self._start is not None and f >= self._start)
@@ -80,11 +90,13 @@ class EchoGuard:
         frame = round(at / FRAME_S)
         level = float(_levels(samples, RATE).mean()) if samples.size >= RATE * FRAME_S else 0.0
         self._mic[frame] = level
-        if level < self.floor:
-            return False
-        if self._learning(frame):
-            if frame == self._start + int(self.learn_ms / 1000 / FRAME_S) - 1:
-                self._learn()
+        learning = self._learning(frame)
+        # learn at the window's last frame, or the first one after it, however quiet: a mic that
+        # hears no echo at all learns a gain of 0 (so the user's voice is not held to 1 x played)
+        if self._start is not None and not self._learned and frame >= self._start + self.learn_frames - 1:
+            self._learn()
+            self._learned = True
+        if level < self.floor or learning:
             return False
         # the loudest played level within +-2 frames of the learned delay: the delay is learned on
         # 20 ms envelopes, so an onset can land a frame or two either side of it
@@ -96,6 +108,7 @@ class EchoGuard:
         self._ref.clear()
         self._mic.clear()
         self._start = None
+        self._learned = False
 
 
 @dataclass
@@ -115,6 +128,73 @@ class BargeIn:
 
     def reset(self) -> None:
         self._recent.clear()
+
+
+class BargeInListener:
+    """A transport that listens while it speaks: the mic's sample clock, what is played on it, BargeIn.
+
+    `hear(pcm, listen=...)` takes the mic's 16 kHz PCM16 in pieces of any length and advances the
+    clock; with `listen` (the bot is speaking) its 20 ms frames go through `BargeIn` and the pieces are
+    kept as a pre-roll (`preroll_ms`), so the speech that set off a barge-in can go to the VAD
+    afterwards. `played(samples, rate, at)` puts played audio on the mic clock (by default now, or
+    right after what was played before). `echoing`: played audio, or its echo, may still reach the mic.
+    """
+
+    def __init__(self, detector: BargeIn | None = None, *, preroll_ms: int = 600) -> None:
+        self.detector = detector or BargeIn()
+        self.heard = 0  # mic samples cut into frames so far
+        self.played_until: float | None = None  # end of the played audio, on the mic clock
+        self._rest = np.zeros(0, dtype=np.float32)
+        self._preroll_s = preroll_ms / 1000
+        self._preroll: deque[bytes] = deque()
+
+    @property
+    def now(self) -> float:
+        """Seconds of mic audio heard so far: the clock."""
+        return (self.heard + self._rest.size) / RATE
+
+    def played(self, samples: np.ndarray, rate: int, at: float | None = None) -> float:
+        """`samples` start playing at `at` (mic clock); returns where they were placed."""
+        start = max(self.now if at is None else at, self.played_until or 0.0)
+        self.detector.guard.played(samples, rate, start)
+        self.played_until = start + len(samples) / rate
+        return start
+
+    @property
+    def echoing(self) -> bool:
+        """Played audio may still reach the mic: until its end plus the learned delay and 3 frames."""
+        if self.played_until is None:
+            return False
+        return self.now < self.played_until + (self.detector.guard.delay + 3) * FRAME_S
+
+    def hear(self, pcm: bytes, *, listen: bool) -> bool:
+        """Advance the clock over `pcm`; when `listen`, True once BargeIn fires on its frames."""
+        samples = np.concatenate([self._rest, np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0])
+        step = int(RATE * FRAME_S)
+        usable = samples.size // step * step
+        fired = False
+        if listen:
+            self._preroll.append(pcm)
+            while sum(len(p) for p in self._preroll) / 2 / RATE > self._preroll_s and len(self._preroll) > 1:
+                self._preroll.popleft()
+            for i in range(0, usable, step):
+                fired = self.detector.feed(samples[i : i + step], at=(self.heard + i) / RATE) or fired
+        self.heard += usable
+        self._rest = samples[usable:]
+        return fired
+
+    def take_preroll(self) -> bytes:
+        """The mic audio of the last `preroll_ms` heard while listening (then forgotten)."""
+        pcm = b"".join(self._preroll)
+        self._preroll.clear()
+        return pcm
+
+    def clear(self) -> None:
+        """Playback over (barge-in, or the reply and its echo ended): the next reply is learned anew."""
+        self.detector.guard.clear()
+        self.detector.reset()
+        self.played_until = None
+        self._preroll.clear()
 
 
 def text_is_echo(heard: str, speaking: str, *, overlap: float = 0.6) -> bool:

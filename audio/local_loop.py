@@ -3,8 +3,12 @@
 Sources and sinks are small classes so the same loop runs on a microphone and speakers or on WAV
 files (tests and machines without a sound card). Conversations are stored like every other one,
 tools included, with the bot's greeting first. Without barge-in the loop is half-duplex (the mic is
-ignored while the bot speaks, plus VOICEBOT_TTS_MIC_RELEASE_MS); with barge-in, speech detected while
-the bot talks cancels the turn (stored as interrupted) and stops playback.
+ignored while the bot speaks, plus VOICEBOT_TTS_MIC_RELEASE_MS). With barge-in (and a live source),
+the mic frames heard while the bot speaks, and while its echo can still come back, go through
+`audio.echo`'s guard instead of the VAD: the sink reports each chunk as it starts playing
+(`on_played`), the guard learns the echo path on the mic's sample clock, and only its `BargeIn` (the
+user louder than the predicted echo) cancels the turn, stops playback and keeps the reply as far as
+it was played (stored interrupted); the speech that set it off then goes to the VAD as a new turn.
 """
 
 from __future__ import annotations
@@ -16,23 +20,31 @@ import queue
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.utils import timezone
 
 from audio import pipeline
 from audio.devices import AudioDeviceError, sounddevice
+from audio.echo import BargeInListener
 from audio.pcm import ASR_SAMPLE_RATE, decode_audio, float32_to_pcm16, pcm16_to_float32, resample
 from audio.turn_detector import pause_transcriber, segmenter_from_settings
-from audio.vad import SpeechStarted, Utterance
+from audio.vad import Utterance
+from conversations import services as conversation_services
 from conversations.engine.events import Audio, Done, Error, Event, TextDelta, ToolCall, Transcript
 from conversations.session import ConversationSession
 
 logger = logging.getLogger(__name__)
 FRAME_MS = 30
 FRAME_SAMPLES = ASR_SAMPLE_RATE * FRAME_MS // 1000
+# A sink calls `on_played(samples, rate, text)` when a chunk starts playing (any thread); barge-in sets it.
+OnPlayed = Callable[[np.ndarray, int, str], None]
 
 
 class WavSource:
@@ -102,9 +114,12 @@ class WavSink:
         self.path = Path(path)
         self.rate: int | None = None
         self._chunks: list[np.ndarray] = []
+        self.on_played: OnPlayed | None = None
 
     def play(self, audio: Audio) -> None:
         samples, rate = decode_audio(audio.wav)
+        if self.on_played is not None:
+            self.on_played(samples, rate, audio.text)
         self.rate = self.rate or rate
         self._chunks.append(resample(samples, rate, self.rate))
 
@@ -125,7 +140,8 @@ class SpeakerSink:
     def __init__(self, device: int | None) -> None:
         self._sd = sounddevice()
         self._device = device
-        self._queue: queue.Queue[tuple[np.ndarray, int] | None] = queue.Queue()
+        self.on_played: OnPlayed | None = None
+        self._queue: queue.Queue[tuple[np.ndarray, int, str] | None] = queue.Queue()
         self._idle = threading.Event()
         self._idle.set()
         self._stopped = threading.Event()
@@ -135,12 +151,14 @@ class SpeakerSink:
     def play(self, audio: Audio) -> None:
         samples, rate = decode_audio(audio.wav)
         self._idle.clear()
-        self._queue.put((samples, rate))
+        self._queue.put((samples, rate, audio.text))
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
-            samples, rate = item
+            samples, rate, text = item
             if not self._stopped.is_set():
+                if self.on_played is not None:
+                    self.on_played(samples, rate, text)
                 try:
                     self._sd.play(samples, rate, device=self._device)
                     self._sd.wait()
@@ -164,6 +182,18 @@ class SpeakerSink:
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=5)
+
+
+@dataclass
+class _Reply:
+    """A reply being played: its chunks' starts on the mic clock and texts, and its stored message."""
+
+    started_at: datetime
+    chunks: list[tuple[float, str]] = field(default_factory=list)
+    message_id: str = ""
+
+    def heard_text(self, now: float) -> str:
+        return " ".join(text for at, text in self.chunks if at <= now)
 
 
 def print_event(event: Event, write: Callable[[str], None]) -> None:
@@ -200,15 +230,35 @@ async def run_loop(
     voice = await pipeline.Voice.for_bot(bot)
     await pipeline.warm_up(voice)
     session = ConversationSession(channel="cli")
+    # Barge-in needs a live source (a sequential one is not read while the bot speaks).
+    listener = BargeInListener() if barge_in and not source.sequential else None
+    reply: _Reply | None = None
 
-    async def consume(events: AsyncIterator[Event]) -> None:
+    async def consume(events: AsyncIterator[Event], playing: _Reply | None = None) -> None:
         async with contextlib.aclosing(events) as stream:  # a cancel (barge-in) closes the turn
             async for event in stream:
                 if isinstance(event, Audio):
                     sink.play(event)
                 else:
+                    if isinstance(event, Done) and playing is not None:
+                        playing.message_id = event.message_id
                     print_event(event, write)
         await sink.wait_idle()
+
+    if listener is not None:
+        loop, loop_thread = asyncio.get_running_loop(), threading.get_ident()
+
+        def chunk_started(samples: np.ndarray, rate: int, text: str, playing: _Reply | None) -> None:
+            if playing is not None and playing is reply:  # not the greeting, not a reply cut off since
+                playing.chunks.append((listener.played(samples, rate), text))
+
+        def on_played(samples: np.ndarray, rate: int, text: str) -> None:  # the sink; the speaker's thread
+            if threading.get_ident() == loop_thread:
+                chunk_started(samples, rate, text, reply)
+            else:
+                loop.call_soon_threadsafe(chunk_started, samples, rate, text, reply)
+
+        sink.on_played = on_played
 
     if greeting:
         await consume(
@@ -223,8 +273,9 @@ async def run_loop(
     turn: asyncio.Task | None = None
 
     async def start_turn(utterance: Utterance) -> asyncio.Task:
-        nonlocal turns
+        nonlocal turns, reply
         turns += 1
+        reply = _Reply(started_at=timezone.now())
         samples, ended = pcm16_to_float32(utterance.pcm), time.perf_counter()
         events = session.events(
             conversation.pk,
@@ -238,7 +289,41 @@ async def run_loop(
                 transcript=utterance.transcript,
             ),
         )
-        return asyncio.create_task(consume(events))
+        return asyncio.create_task(consume(events, reply))
+
+    async def interrupt(listener: BargeInListener) -> None:
+        """The user talks over the bot: cancel the turn (the engine stores what it generated,
+        interrupted), stop playback, and keep the stored reply to the chunks that began playing."""
+        nonlocal turn, reply
+        playing, running = reply, turn is not None and not turn.done()
+        heard = playing.heard_text(listener.now) if playing is not None else ""
+        if turn is not None:
+            turn.cancel()
+            sink.stop()
+            with contextlib.suppress(asyncio.CancelledError):
+                await turn
+        turn, reply = None, None
+        if running and playing is not None:
+            write("(interrupted)")
+            await sync_to_async(conversation_services.assistant_reply_heard)(
+                conversation=conversation, text=heard, message_id=playing.message_id or None, since=playing.started_at
+            )
+
+    async def listen(frame: bytes) -> bytes:
+        """Barge-in: what of `frame` goes to the VAD. While the bot speaks (or its echo may come back)
+        the mic goes through the echo guard only; once it fires, the pre-roll goes to the VAD."""
+        if turn is None and not listener.echoing:
+            if listener.played_until is not None:
+                listener.clear()  # the reply and its echo are over: the next one is learned anew
+            listener.hear(frame, listen=False)
+            return frame
+        if not listener.hear(frame, listen=True):
+            return b""
+        await interrupt(listener)
+        pcm = listener.take_preroll()
+        listener.clear()
+        segmenter.reset()
+        return pcm
 
     async for frame in source.frames():
         if turn is not None and turn.done():
@@ -248,17 +333,10 @@ async def run_loop(
                 source.drain()
                 segmenter.reset()
                 continue
-        if turn is not None and not barge_in:
+        if turn is not None and listener is None:
             continue  # half-duplex: the bot is speaking
-        for event in segmenter.feed(frame):
-            if isinstance(event, SpeechStarted) and turn is not None:
-                turn.cancel()  # barge-in: the engine stores the reply as interrupted
-                sink.stop()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await turn
-                write("(interrupted)")
-                turn = None
-            elif isinstance(event, Utterance):
+        for event in segmenter.feed(await listen(frame) if listener is not None else frame):
+            if isinstance(event, Utterance):
                 turn = await start_turn(event)
                 if source.sequential:
                     await turn

@@ -11,10 +11,15 @@ nothing of websockets (it gets a `send` for Twilio's JSON messages), so the cons
   lead keeps Twilio's buffer from running dry), then a `mark` named after the reply and the chunk.
   Twilio echoes a mark when the audio before it has played, so the marks that came back say which
   chunks the caller actually heard.
-- **Barge-in**: speech while the bot speaks (a turn running, or audio not yet heard) sends `clear`,
-  cancels the turn (the engine stores what it generated, interrupted) and narrows that stored reply
-  to the chunks whose marks came back (`conversations.services.assistant_reply_heard`). Marks of a
-  cleared reply are ignored (Twilio sends back the pending ones on `clear`).
+- **Barge-in**: while the bot speaks (a turn running, audio not yet heard, or its echo still able to
+  come back) the caller's audio goes through `audio.echo`'s guard, not the VAD: the guard gets every
+  frame sent, placed on the caller's sample clock (`_echo_offset` maps the send schedule `_clock`
+  onto it, once per run of audio), learns the line's echo, and only its `BargeIn` (the caller louder
+  than the predicted echo of the bot) counts. Then the call sends `clear`, cancels the turn (the
+  engine stores what it generated, interrupted) and narrows that stored reply to the chunks whose
+  marks came back (`conversations.services.assistant_reply_heard`). Marks of a cleared reply are
+  ignored (Twilio sends back the pending ones on `clear`). The caller's last 600 ms then go to the
+  VAD, so what they are saying becomes the next turn.
 - **End** (`stop` or the socket closing): the turn is cancelled, a reply still playing is narrowed to
   what was heard, and the call's end and duration go into the conversation's metadata.
 
@@ -42,9 +47,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from audio import pipeline
+from audio.echo import BargeInListener
 from audio.pcm import pcm16_to_float32
 from audio.turn_detector import pause_transcriber, segmenter_from_settings
-from audio.vad import SpeechStarted, Utterance, VadParams, VadSegmenter
+from audio.vad import Utterance, VadParams, VadSegmenter
 from conversations import services as conversation_services
 from conversations.engine.events import Audio, Done, Error
 from conversations.models import Conversation
@@ -144,6 +150,9 @@ class PhoneCall:
         self._out: asyncio.Queue[tuple[int, str, Any]] = asyncio.Queue()
         self._player = asyncio.create_task(self._play())
         self._clock = 0.0
+        # The caller's sample clock, what the bot sent placed on it, and the echo guard's barge-in.
+        self._listener = BargeInListener()
+        self._echo_offset = 0.0  # loop time minus the caller's clock, for the audio being sent
         self._digits = ""
         self._ended = False
         self._recording = CallRecording(record_to) if record_to is not None else None
@@ -170,10 +179,19 @@ class PhoneCall:
         pcm8, pcm16 = self._caller.feed(ulaw)
         if self._recording is not None:
             await self._recording.caller_frame(pcm8)
+        listener = self._listener
+        if self.speaking or listener.echoing:  # the echo guard listens, not the VAD
+            if not listener.hear(pcm16, listen=True):
+                return
+            pcm16 = listener.take_preroll()  # what the caller is saying goes to the VAD
+            await self.barge_in()  # clears the listener
+            self._vad.reset()
+        else:
+            if listener.played_until is not None:
+                listener.clear()  # the reply and its echo are over: the next one is learned anew
+            listener.hear(pcm16, listen=False)
         for event in await asyncio.to_thread(self._vad.feed, pcm16):  # VAD/end-of-turn models off the loop
-            if isinstance(event, SpeechStarted) and self.speaking:
-                await self.barge_in()
-            elif isinstance(event, Utterance):
+            if isinstance(event, Utterance):
                 await self._start_voice_turn(event)
 
     async def dtmf(self, digit: Any) -> None:
@@ -240,16 +258,20 @@ class PhoneCall:
                 continue
             for frame in data:
                 now = loop.time()
-                self._clock = max(self._clock, now)
+                if now > self._clock:  # nothing left to play at Twilio: this audio starts now
+                    self._clock = now
+                    self._echo_offset = now - self._listener.now
                 if self._clock - now > LEAD_S:
                     await asyncio.sleep(self._clock - now - LEAD_S)
                 if generation != self._generation:
                     break
                 payload = base64.b64encode(frame).decode("ascii")
                 await self._send({"event": "media", "streamSid": self.stream_sid, "media": {"payload": payload}})
+                pcm = ulaw_to_pcm16(frame)
+                self._listener.played(pcm16_to_float32(pcm), PHONE_SAMPLE_RATE, at=self._clock - self._echo_offset)
                 self._clock += FRAME_S
                 if self._recording is not None:
-                    self._recording.bot_played(ulaw_to_pcm16(frame))
+                    self._recording.bot_played(pcm)
 
     def _drop_queued_audio(self) -> None:
         self._generation += 1
@@ -265,6 +287,7 @@ class PhoneCall:
         reply = self._reply
         self._drop_queued_audio()
         await self._send({"event": "clear", "streamSid": self.stream_sid})
+        self._listener.clear()
         await self._stop_turn(reply)
 
     async def _stop_turn(self, reply: Reply | None) -> None:
