@@ -75,7 +75,9 @@ async def test_it_answers_a_caller_in_speech_keeps_dtmf_and_finishes_on_stop(
     messages = [(m.role, m.content) for m in conversation.messages.all()]
     assert ("assistant", "Welcome to the shop.") in messages and ("assistant", REPLY) in messages
     user = next(m for m in conversation.messages.all() if m.role == "user")
-    assert "store" in user.content.lower() and user.asr_ms is not None
+    # 8 kHz μ-law through tiny.en: "store" comes back as "story" now and then; one word in six may differ
+    assert word_error_rate(QUESTION, user.content) < 0.2, user.content
+    assert user.asr_ms is not None
     assistant = next(m for m in conversation.messages.all() if m.content == REPLY)
     assert assistant.total_ms is not None and assistant.tts_first_audio_ms is not None
 
