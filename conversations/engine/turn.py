@@ -82,19 +82,13 @@ def _prepare(
     """Everything a turn needs, in one thread hop: the bot's configuration (cached per process,
     `engine.bot_config`), the conversation's fresh metadata, the history rows, and the user's
     message stored (one INSERT; the history is read before it, the new message added in memory)."""
-    found = Conversation.objects.filter(pk=conversation.pk).values_list("metadata", flat=True)[:1]
-    if not found:
+    found = services.turn_reads(conversation.pk, history_limit=HISTORY_ROW_LIMIT, with_history=user_text is not None)
+    if found is None:
         raise Conversation.DoesNotExist("Conversation not found")
-    metadata = found[0] if isinstance(found[0], dict) else {}
+    metadata, rows = found
     config = bot_config.turn_config(conversation.bot_id)
     items: list[dict[str, Any]] = []
     if user_text is not None:
-        rows = list(  # named tuples, not model instances: the rows are only read
-            Message.objects.filter(conversation_id=conversation.pk)
-            .order_by("-created_at")
-            .values_list("role", "content", "tool_name", "tool_kind", "tool_call_id", named=True)[:HISTORY_ROW_LIMIT]
-        )
-        rows.reverse()
         items = history.history_items(rows)
         services.turn_user_message_store(conversation_id=conversation.pk, content=user_text, **user_fields)
         if user_text:

@@ -28,6 +28,11 @@ every row's notes: the machine is shared, so re-run a busy figure.
     BENCH_EMBED_RUNS="300ms-x1:once:100" python -m tests.bench embed   # one process behind Redis
     BENCH_EMBED_DB_QUERY="?conn_max_age=600" python -m tests.bench embed
     BENCH_EMBED_PYSPY=/tmp/prof python -m tests.bench embed      # py-spy collapsed stacks per run
+    BENCH_EMBED_PIN=1 python -m tests.bench embed                 # server on CPU 0, driver + double on the rest
+
+Pinning (Linux, 2+ CPUs) gives the server process one core of its own and keeps the 500-client driver
+and the double off it, so the figure is the server's, not the scheduler's mix of three processes on a
+2-core machine; the server's database threads then share its one core with its event loop.
 """
 
 from __future__ import annotations
@@ -123,6 +128,18 @@ def _redis() -> tuple[subprocess.Popen, str]:
     raise RuntimeError("redis-server did not start")
 
 
+_CPUS = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+_PINNED = os.environ.get("BENCH_EMBED_PIN") == "1" and len(_CPUS) >= 2
+
+
+def _pin_to(cpus: set[int]):
+    """A Popen preexec_fn: the child and every thread it starts run on `cpus` (None: no pinning)."""
+    return (lambda: os.sched_setaffinity(0, cpus)) if _PINNED else None
+
+
+SERVER_CPUS, OTHER_CPUS = set(_CPUS[:1]), set(_CPUS[1:])
+
+
 class _Stack:
     """The double, the database, Redis (two processes) and the server(s) for one model; `close()` stops them."""
 
@@ -153,9 +170,16 @@ class _Stack:
             self.redis, self.env["REDIS_URL"] = _redis()
         script = _DOUBLE.format(root=str(ROOT), ttft=self.ttft_s, token=self.token_delay_s, reply=REPLY)
         self.double = subprocess.Popen(
-            [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT
+            [sys.executable, "-c", script],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            preexec_fn=_pin_to(OTHER_CPUS),
         )
         self.env["OPENAI_BASE_URL"] = self.double.stdout.readline().strip()
+        if _PINNED:
+            os.sched_setaffinity(0, OTHER_CPUS)  # the client driver
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=self.env, check=True
         )
@@ -176,6 +200,7 @@ class _Stack:
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                preexec_fn=_pin_to(SERVER_CPUS),
             )
             self.servers.append(server)
             self.urls.append(f"ws://127.0.0.1:{port}")
@@ -372,6 +397,11 @@ def _rows(model: str, processes: int, profile: str, n: int, results: dict) -> li
         f"{turns}/{n * chats} chat turns ok, {results['errors']} errors, setup {results['setup_s']:.1f}s, "
         f"load avg {os.getloadavg()[0]:.1f}"
         + (f"; {processes} process(es), Redis" if processes else "")
+        + (
+            f"; server pinned to CPU {sorted(SERVER_CPUS)}, driver and double to {sorted(OTHER_CPUS)}"
+            if _PINNED
+            else ""
+        )
         + (f"; e.g. {results['error_samples'][0]}" if results["error_samples"] else "")
     )
     rows = [
