@@ -29,6 +29,7 @@ every row's notes: the machine is shared, so re-run a busy figure.
     BENCH_EMBED_DB_QUERY="?conn_max_age=600" python -m tests.bench embed
     BENCH_EMBED_PYSPY=/tmp/prof python -m tests.bench embed      # py-spy collapsed stacks per run
     BENCH_EMBED_PIN=1 python -m tests.bench embed                 # server on CPU 0, driver + double on the rest
+    BENCH_EMBED_SERVER_ARGS="--ws-per-message-deflate false" python -m tests.bench embed   # extra uvicorn flags
 
 Pinning (Linux, 2+ CPUs) gives the server process one core of its own and keeps the 500-client driver
 and the double off it, so the figure is the server's, not the scheduler's mix of three processes on a
@@ -195,7 +196,8 @@ class _Stack:
             log = open(Path(self.tmp.name) / f"server-{n}.log", "w")  # noqa: SIM115 (closed in close())
             self.logs.append(log)
             server = subprocess.Popen(
-                server_command(port, app="tests.bench.counting_asgi:application"),
+                server_command(port, app="tests.bench.counting_asgi:application")
+                + os.environ.get("BENCH_EMBED_SERVER_ARGS", "").split(),
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,
