@@ -372,5 +372,8 @@ async def test_phone_the_caller_talking_over_the_bot_interrupts_it(phone_server,
     # the caller's speech over the bot is the next turn (tiny.en mishears espeak's "Sunday" through
     # 8 kHz mu-law, so: not the bot's words, and its start is there)
     assert over.role == "user" and not text_is_echo(over.content, REPLY), over.content
-    assert {"no", "meant"} <= set(words(over.content)), over.content  # from its first words on (the pre-roll)
+    # "No wait," leads OVER and is short: through 8 kHz μ-law tiny.en sometimes drops it (seen once in
+    # a full run: "I meant on turn may."); the pre-roll keeping the first words is checked on the
+    # clean voicebot_run path above ("wait")
+    assert "meant" in words(over.content), over.content
     assert after.content == AFTER and not after.interrupted
