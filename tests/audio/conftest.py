@@ -20,10 +20,20 @@ def words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9']+", text.lower())
 
 
+# Whisper writes small numbers as digits or as words, as it likes ("nine" / "9"): not an error.
+NUMBER_WORDS = dict(
+    zip(
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"],
+        map(str, range(13)),
+        strict=True,
+    )
+)
+
+
 def word_error_rate(reference: str, hypothesis: str) -> float:
-    """(substitutions + deletions + insertions) / reference words, on `words()`: how far a transcript of
-    synthesised speech may drift (one misheard "the" is not a broken voice)."""
-    ref, hyp = words(reference), words(hypothesis)
+    """(substitutions + deletions + insertions) / reference words, on `words()` with number words as
+    digits: how far a transcript of synthesised speech may drift (one misheard "the" is not a broken voice)."""
+    ref, hyp = ([NUMBER_WORDS.get(w, w) for w in words(text)] for text in (reference, hypothesis))
     row = list(range(len(hyp) + 1))
     for i, ref_word in enumerate(ref, start=1):
         previous, row[0] = row[0], i
