@@ -147,6 +147,7 @@ class BargeInListener:
         self._rest = np.zeros(0, dtype=np.float32)
         self._preroll_s = preroll_ms / 1000
         self._preroll: deque[bytes] = deque()
+        self._preroll_bytes = 0
 
     @property
     def now(self) -> float:
@@ -175,8 +176,9 @@ class BargeInListener:
         fired = False
         if listen:
             self._preroll.append(pcm)
-            while sum(len(p) for p in self._preroll) / 2 / RATE > self._preroll_s and len(self._preroll) > 1:
-                self._preroll.popleft()
+            self._preroll_bytes += len(pcm)
+            while self._preroll_bytes / 2 / RATE > self._preroll_s and len(self._preroll) > 1:
+                self._preroll_bytes -= len(self._preroll.popleft())
             for i in range(0, usable, step):
                 fired = self.detector.feed(samples[i : i + step], at=(self.heard + i) / RATE) or fired
         self.heard += usable
@@ -187,6 +189,7 @@ class BargeInListener:
         """The mic audio of the last `preroll_ms` heard while listening (then forgotten)."""
         pcm = b"".join(self._preroll)
         self._preroll.clear()
+        self._preroll_bytes = 0
         return pcm
 
     def clear(self) -> None:
@@ -195,6 +198,7 @@ class BargeInListener:
         self.detector.reset()
         self.played_until = None
         self._preroll.clear()
+        self._preroll_bytes = 0
 
 
 def text_is_echo(heard: str, speaking: str, *, overlap: float = 0.6) -> bool:

@@ -69,6 +69,7 @@ class FasterWhisperModel:
         self.device = device
         self._lock = threading.Lock()
         self._tokenizers: dict[str, object] = {}
+        self._trailing: dict[str, np.ndarray] = {}  # per language: `_trailing_token_ids`
 
     def transcribe(self, samples: np.ndarray, *, language: str | None, tail: bool = False) -> Transcription:
         if samples.size == 0:
@@ -127,7 +128,12 @@ class FasterWhisperModel:
         text = tokenizer.decode(tokens).strip()
         if len(result.sequences_ids[0]) >= max_tokens - 1 or _looks_repeated(text):
             return None
-        return text, (_tail(tokenizer, result.sequences_ids[0], result.logits[0]) if tail else None)
+        if not tail:
+            return text, None
+        trailing = self._trailing.get(language)
+        if trailing is None:
+            trailing = self._trailing[language] = _trailing_token_ids(tokenizer)
+        return text, _tail(tokenizer, result.sequences_ids[0], result.logits[0], trailing)
 
     def _transcribe_full(self, samples: np.ndarray, language: str | None) -> Transcription:
         with self._lock:  # one decode at a time per model: bounded memory, predictable latency
@@ -145,19 +151,15 @@ class FasterWhisperModel:
 
 
 _TRAILING_PIECES = frozenset([",", "-", " -", "–", "—", " —", "..", "...", " ...", "…", " …"])
-_trailing_ids: dict[int, np.ndarray] = {}
 
 
 def _trailing_token_ids(tokenizer) -> np.ndarray:
-    """Token ids that continue a sentence rather than end it: a comma, a dash, an ellipsis."""
-    key = id(tokenizer)
-    if key not in _trailing_ids:
-        ids = [i for i in range(tokenizer.eot) if tokenizer.decode([i]) in _TRAILING_PIECES]
-        _trailing_ids[key] = np.asarray(ids, dtype=np.int64)
-    return _trailing_ids[key]
+    """Token ids that continue a sentence rather than end it: a comma, a dash, an ellipsis (each
+    piece that is one token of this vocabulary)."""
+    return np.asarray(sorted({ids[0] for piece in _TRAILING_PIECES if len(ids := tokenizer.encode(piece)) == 1}))
 
 
-def _tail(tokenizer, ids: list[int], logits) -> TailConfidence | None:
+def _tail(tokenizer, ids: list[int], logits, trailing: np.ndarray) -> TailConfidence | None:
     """The last word's mean token probability and the trailing-punctuation probability right after
     it, from the greedy decoder's per-step logits (step i's logits chose ids[i])."""
     words: list[list[int]] = []  # indices into ids, grouped into words (a word starts with a space)
@@ -184,7 +186,7 @@ def _tail(tokenizer, ids: list[int], logits) -> TailConfidence | None:
     last = words[-1]
     last_word = float(np.mean([probabilities(i)[ids[i]] for i in last]))
     after = last[-1] + 1
-    trail_off = float(probabilities(after)[_trailing_token_ids(tokenizer)].sum()) if after < len(logits) else 0.0
+    trail_off = float(probabilities(after)[trailing].sum()) if after < len(logits) else 0.0
     return TailConfidence(last_word=last_word, trail_off=trail_off)
 
 
