@@ -10,10 +10,8 @@ Retries and timeouts are the SDK's own, configured from settings.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -23,6 +21,7 @@ import openai
 import orjson
 from django.conf import settings
 
+from conversations.engine.loop_clients import LoopScopedClients
 from conversations.engine.provider_http import ProviderAddressBlocked, guarded_aiohttp_client
 
 if TYPE_CHECKING:
@@ -75,33 +74,26 @@ def resolve_target(bot: Bot) -> LLMTarget:
 
 # One client per (key, server, timeout, retries) and event loop, reused by every turn: a connection
 # pool belongs to the loop that opened it, and sync views drive the engine on short-lived loops
-# (async_to_sync). The transport is aiohttp (a pool that does not scan every connection per request)
-# with the provider peer check (`provider_http.guarded_aiohttp_client`).
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple, openai.AsyncOpenAI]] = (
-    weakref.WeakKeyDictionary()
-)
-_MAX_CLIENTS_PER_LOOP = 32
+# (async_to_sync); the clients close with their loop (`loop_clients`). The transport is aiohttp (a
+# pool that does not scan every connection per request) with the provider peer check
+# (`provider_http.guarded_aiohttp_client`).
+_clients: LoopScopedClients[openai.AsyncOpenAI] = LoopScopedClients(max_per_loop=32)
 
 
 def client_for(target: LLMTarget) -> openai.AsyncOpenAI:
     timeout = float(settings.VOICEBOT_OPENAI_TIMEOUT_S)
     retries = int(settings.VOICEBOT_OPENAI_MAX_RETRIES)
     cache_key = (hashlib.sha256(target.api_key.encode()).hexdigest(), target.base_url or "", timeout, retries)
-    loop = asyncio.get_running_loop()
-    per_loop = _clients.setdefault(loop, {})
-    client = per_loop.get(cache_key)
-    if client is None:
-        if len(per_loop) >= _MAX_CLIENTS_PER_LOOP:
-            per_loop.pop(next(iter(per_loop)))
-        client = openai.AsyncOpenAI(
+    return _clients.get(
+        cache_key,
+        lambda: openai.AsyncOpenAI(
             api_key=target.api_key,
             base_url=target.base_url,
             timeout=timeout,
             max_retries=retries,
             http_client=guarded_aiohttp_client(),  # refuses metadata/link-local peers on connect
-        )
-        per_loop[cache_key] = client
-    return client
+        ),
+    )
 
 
 # --- stream events ---------------------------------------------------------------------------------

@@ -86,16 +86,31 @@ _lines: dict[tuple[int, str], _LocalLine] = {}
 
 
 @contextlib.asynccontextmanager
-async def _local_line(conversation_id: Any) -> AsyncIterator[None]:
+async def _place_in_line(conversation_id: Any) -> AsyncIterator[asyncio.Future[bool]]:
+    """Take this message's place in the process's line before anything else is awaited, and yield
+    the future that completes when the place reaches the head; leave the line when the block ends.
+
+    The place is taken first because the cache hops that follow (counting the waiters, polling the
+    lock) run in threads and on the network and finish in any order: a message that counted itself
+    before entering the line could overtake the one sent before it (seen under Redis)."""
     ident = (id(asyncio.get_running_loop()), str(conversation_id))
     line = _lines.get(ident)
     if line is None:
         line = _lines[ident] = _LocalLine(asyncio.Lock())
     line.users += 1
+    if not line.lock.locked():
+        await line.lock.acquire()  # free: taken without yielding to the loop
+        head: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        head.set_result(True)
+    else:
+        head = asyncio.ensure_future(line.lock.acquire())  # asyncio.Lock serves its waiters in order
     try:
-        async with line.lock:
-            yield
+        yield head
     finally:
+        if head.done() and not head.cancelled() and head.exception() is None:
+            line.lock.release()
+        else:
+            head.cancel()  # still waiting: Lock.acquire hands a grant it got meanwhile to the next
         line.users -= 1
         if line.users == 0 and _lines.get(ident) is line:
             del _lines[ident]
@@ -127,12 +142,12 @@ async def wait_for_turn(conversation_id: Any) -> AsyncIterator[str]:
     The lock is released when the block ends (or earlier through `release(conversation_id, token)`,
     which the session does just before it sends the final `done`).
     """
-    if (id(asyncio.get_running_loop()), str(conversation_id)) not in _lines:
-        # Nobody in this process waits for or runs this conversation: try the lock at once, and count
-        # this message as waiting only when another process holds it. The usual turn so costs one
-        # cache command instead of five (docs/performance.md); the line is entered first, so a
-        # message arriving meanwhile still queues behind this one.
-        async with _local_line(conversation_id):
+    alone = (id(asyncio.get_running_loop()), str(conversation_id)) not in _lines
+    async with _place_in_line(conversation_id) as head:
+        if alone:
+            # Nobody in this process waits for or runs this conversation: try the lock at once, and
+            # count this message as waiting only when another process holds it. The usual turn so
+            # costs one cache command instead of five (docs/performance.md).
             token = await acquire(conversation_id)
             if token is None:
                 waiting = await _count_waiting(conversation_id, 1)
@@ -142,30 +157,22 @@ async def wait_for_turn(conversation_id: Any) -> AsyncIterator[str]:
                     token = await _poll(conversation_id)
                 finally:
                     await _count_waiting(conversation_id, -1)
+        else:
+            waiting = await _count_waiting(conversation_id, 1)
             try:
-                yield token
+                # The running turn is not waiting; `waiting` counts this message and those ahead of it.
+                if waiting > settings.VOICEBOT_TURN_QUEUE_MAX + 1 or (
+                    waiting > settings.VOICEBOT_TURN_QUEUE_MAX and await cache.aget(_key(conversation_id)) is not None
+                ):
+                    raise QueueFull(QUEUE_FULL_MESSAGE)
+                await head
+                token = await _poll(conversation_id)
             finally:
-                await release(conversation_id, token)
-        return
-    waiting = await _count_waiting(conversation_id, 1)
-    counted = True
-    try:
-        # The running turn is not waiting; `waiting` counts this message and those ahead of it.
-        if waiting > settings.VOICEBOT_TURN_QUEUE_MAX + 1 or (
-            waiting > settings.VOICEBOT_TURN_QUEUE_MAX and await cache.aget(_key(conversation_id)) is not None
-        ):
-            raise QueueFull(QUEUE_FULL_MESSAGE)
-        async with _local_line(conversation_id):
-            token = await _poll(conversation_id)
-            await _count_waiting(conversation_id, -1)
-            counted = False
-            try:
-                yield token
-            finally:
-                await release(conversation_id, token)
-    finally:
-        if counted:
-            await _count_waiting(conversation_id, -1)
+                await _count_waiting(conversation_id, -1)
+        try:
+            yield token
+        finally:
+            await release(conversation_id, token)
 
 
 async def _poll(conversation_id: Any) -> str:

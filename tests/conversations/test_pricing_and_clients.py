@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
+
 import pytest
+from asgiref.sync import async_to_sync
 
 from conversations import pricing
-from conversations.engine.llm import LLMTarget, client_for
+from conversations.engine import llm
+from conversations.engine.llm import LLMTarget, client_for, complete
 
 
 def test_costs_use_the_reference_prices():
@@ -44,3 +49,46 @@ async def test_sdk_clients_are_reused_per_key_and_server(settings):
     assert client_for(first) is not client_for(other)
     settings.VOICEBOT_OPENAI_TIMEOUT_S = 5.0
     assert client_for(first).timeout == 5.0
+
+
+def _session_of(client):
+    """The aiohttp session under an SDK client's transport (None before its first request)."""
+    session = client._client._transport.client
+    return session if not callable(session) else None
+
+
+def test_a_client_closes_with_the_short_lived_loop_that_opened_it(openai_double, caplog):
+    """A sync caller (a Celery task, a management command) drives the engine on a loop of its own;
+    when that loop ends its client's connections close, instead of waiting for the garbage collector
+    and its 'Unclosed client session' errors."""
+    target = LLMTarget("sk-test-double", openai_double.base_url, "responses", "m")
+    used = []
+
+    async def ask() -> str:
+        used.append(client_for(target))
+        return await complete(target, system="Be brief.", user="Hi")
+
+    openai_double.queue_text("One.")
+    openai_double.queue_text("Two.")
+    assert async_to_sync(ask)() == "One."
+    assert asyncio.run(ask()) == "Two."
+
+    assert used[0] is not used[1]  # one client per loop
+    for client in used:
+        assert client.is_closed() and _session_of(client).closed
+    used.clear()
+    gc.collect()
+    assert "Unclosed" not in caplog.text
+
+
+async def test_a_client_evicted_from_a_full_loop_is_closed(openai_double, monkeypatch):
+    monkeypatch.setattr(llm._clients, "_max", 1)
+    first = client_for(LLMTarget("sk-one", openai_double.base_url, "responses", "m"))
+    second = client_for(LLMTarget("sk-two", openai_double.base_url, "responses", "m"))
+    for _ in range(50):  # the close runs as a task of its own
+        if first.is_closed():
+            break
+        await asyncio.sleep(0.01)
+
+    assert first.is_closed() and not second.is_closed()
+    assert client_for(LLMTarget("sk-two", openai_double.base_url, "responses", "m")) is second
