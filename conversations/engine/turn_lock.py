@@ -5,7 +5,9 @@ VOICEBOT_TURN_LOCK_SECONDS.
 
 Messages that arrive while a turn runs wait in line instead of being dropped (`wait_for_turn`):
 - in one process, waiters are served first come, first served (an `asyncio.Lock` per conversation is
-  FIFO), which keeps one socket's quick messages in the order they were sent;
+  FIFO, and a message takes its place in it before any cache round trip), which keeps one socket's
+  quick messages in the order they were sent; they count themselves in that order too, so the one
+  refused over the bound is the last one sent;
 - across processes, a waiter polls the cache lock, so two messages sent to two processes at the same
   instant are ordered by who polls first; a message from one sender is never reordered;
 - the line is bounded (VOICEBOT_TURN_QUEUE_MAX waiting behind the running turn, counted in the cache so
@@ -80,13 +82,20 @@ class _LocalLine:
 
     lock: asyncio.Lock
     users: int = 0
+    counted: asyncio.Future[None] | None = None  # set when the last joiner has counted itself
+
+
+@dataclass
+class _Place:
+    line: _LocalLine
+    head: asyncio.Future[bool]  # done when this message is first in the process's line
 
 
 _lines: dict[tuple[int, str], _LocalLine] = {}
 
 
 @contextlib.asynccontextmanager
-async def _place_in_line(conversation_id: Any) -> AsyncIterator[asyncio.Future[bool]]:
+async def _place_in_line(conversation_id: Any) -> AsyncIterator[_Place]:
     """Take this message's place in the process's line before anything else is awaited, and yield
     the future that completes when the place reaches the head; leave the line when the block ends.
 
@@ -105,7 +114,7 @@ async def _place_in_line(conversation_id: Any) -> AsyncIterator[asyncio.Future[b
     else:
         head = asyncio.ensure_future(line.lock.acquire())  # asyncio.Lock serves its waiters in order
     try:
-        yield head
+        yield _Place(line, head)
     finally:
         if head.done() and not head.cancelled() and head.exception() is None:
             line.lock.release()
@@ -134,6 +143,22 @@ def _count_waiting_sync(conversation_id: Any, delta: int) -> int:
 _count_waiting = sync_to_async(_count_waiting_sync, thread_sensitive=False)
 
 
+async def _count_in_line_order(place: _Place, conversation_id: Any) -> int:
+    """Count this message as waiting once the messages ahead of it in this process have counted
+    themselves: the round trips would otherwise finish in any order, and the message refused over
+    the bound would be whichever counted last, not the last one sent."""
+    line = place.line
+    previous, mine = line.counted, asyncio.get_running_loop().create_future()
+    line.counted = mine
+    try:
+        if previous is not None:
+            await asyncio.shield(previous)
+        return await _count_waiting(conversation_id, 1)
+    finally:
+        if not mine.done():
+            mine.set_result(None)
+
+
 @contextlib.asynccontextmanager
 async def wait_for_turn(conversation_id: Any) -> AsyncIterator[str]:
     """Wait in line for the conversation's lock and hold it for the block; yields the owner token.
@@ -143,7 +168,7 @@ async def wait_for_turn(conversation_id: Any) -> AsyncIterator[str]:
     which the session does just before it sends the final `done`).
     """
     alone = (id(asyncio.get_running_loop()), str(conversation_id)) not in _lines
-    async with _place_in_line(conversation_id) as head:
+    async with _place_in_line(conversation_id) as place:
         if alone:
             # Nobody in this process waits for or runs this conversation: try the lock at once, and
             # count this message as waiting only when another process holds it. The usual turn so
@@ -158,14 +183,14 @@ async def wait_for_turn(conversation_id: Any) -> AsyncIterator[str]:
                 finally:
                     await _count_waiting(conversation_id, -1)
         else:
-            waiting = await _count_waiting(conversation_id, 1)
+            waiting = await _count_in_line_order(place, conversation_id)
             try:
                 # The running turn is not waiting; `waiting` counts this message and those ahead of it.
                 if waiting > settings.VOICEBOT_TURN_QUEUE_MAX + 1 or (
                     waiting > settings.VOICEBOT_TURN_QUEUE_MAX and await cache.aget(_key(conversation_id)) is not None
                 ):
                     raise QueueFull(QUEUE_FULL_MESSAGE)
-                await head
+                await place.head
                 token = await _poll(conversation_id)
             finally:
                 await _count_waiting(conversation_id, -1)

@@ -93,23 +93,27 @@ async def test_a_message_over_the_bound_gets_a_clear_error_and_stores_nothing(op
     assert contents == ["first", "queued 1", "queued 2", "queued 3"]
 
 
-async def test_messages_keep_their_order_when_the_shared_cache_answers_out_of_order(
-    openai_double, conversation, monkeypatch
-):
+def cache_answering_the_first_counts_last(monkeypatch, delays):
     """Behind Redis the waiting count is a network round trip, and round trips finish in any order
-    (`make test-scale` once stored 'queued 2' before 'queued 1'). The cache here answers the earlier
-    messages' counts last; the answers and the stored messages still follow the order they were sent."""
+    (`make test-scale` once stored 'queued 2' before 'queued 1', and refused 'c3' instead of 'c4').
+    This cache answers each new message's count after `delays[i]` seconds."""
     from conversations.engine import turn_lock
 
     counted = turn_lock._count_waiting
-    delays = iter([0.15, 0.10, 0.05])
+    pending = iter(delays)
 
-    async def count_answered_late_for_the_first(conversation_id, delta):
+    async def count(conversation_id, delta):
         if delta > 0:
-            await asyncio.sleep(next(delays, 0))
+            await asyncio.sleep(next(pending, 0))
         return await counted(conversation_id, delta)
 
-    monkeypatch.setattr(turn_lock, "_count_waiting", count_answered_late_for_the_first)
+    monkeypatch.setattr(turn_lock, "_count_waiting", count)
+
+
+async def test_messages_keep_their_order_when_the_shared_cache_answers_out_of_order(
+    openai_double, conversation, monkeypatch
+):
+    cache_answering_the_first_counts_last(monkeypatch, [0.15, 0.10, 0.05])
     openai_double.queue_text("First.", ttft_s=0.3)
     for answer in ("One.", "Two.", "Three."):
         openai_double.queue_text(answer)
@@ -125,6 +129,26 @@ async def test_messages_keep_their_order_when_the_shared_cache_answers_out_of_or
     assert dones == [("r0", "First."), ("q1", "One."), ("q2", "Two."), ("q3", "Three.")]
     contents = [content for role, _k, content, _i in await stored(conversation) if role == "user"]
     assert contents == ["first", "queued 1", "queued 2", "queued 3"]
+
+
+async def test_the_message_refused_over_the_bound_is_the_last_one_sent(
+    openai_double, conversation, monkeypatch, settings
+):
+    settings.VOICEBOT_TURN_QUEUE_MAX = 2
+    cache_answering_the_first_counts_last(monkeypatch, [0.15, 0.10, 0.0])
+    openai_double.queue_text("First.", ttft_s=0.5)
+    outbox = Outbox()
+    session = ConversationSession(outbox, policy=STUDIO_POLICY)
+
+    first = session.submit(conversation.pk, "r0", chat(conversation, "first"))
+    await asyncio.sleep(0.1)  # r0 holds the lock
+    queued = [session.submit(conversation.pk, f"q{i}", chat(conversation, f"queued {i}")) for i in (1, 2, 3)]
+    await asyncio.gather(first, *queued)
+
+    refused = [p["req_id"] for p in outbox.sent if p["type"] == "error" and p["code"] == "queue_full"]
+    assert refused == ["q3"]
+    contents = [content for role, _k, content, _i in await stored(conversation) if role == "user"]
+    assert contents == ["first", "queued 1", "queued 2"]
 
 
 async def test_barge_in_answers_done_interrupted_and_the_next_message_runs(openai_double, conversation):
