@@ -14,9 +14,10 @@ voice pipeline as the event factory; no business rules live here.
 
 While a recording is open its audio is transcribed as it arrives (`audio.streaming_asr`): the socket
 sends `asr_partial` events (`text`, and `stable`: the words two decodes agreed on), a decode runs at
-the first short pause, and `stop` (or, with `vad: true`, the end of turn that `audio.turn_detector`
-decides) only decodes what no earlier decode covered. With VOICEBOT_EARLY_REPLY the model call starts
-on the pause transcript and is adopted by the turn only if that transcript is the final one.
+the first short pause, and `stop` only decodes what no earlier decode covered. With `vad: true` the
+turn detector (`audio.turn_detector`) decodes each pause itself and the turn starts on its transcript
+(one decode per pause, not two). With VOICEBOT_EARLY_REPLY the model call starts on the pause
+transcript and is adopted by the turn only if that transcript is the final one.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from audio.pcm import ASR_SAMPLE_RATE, Pcm16Buffer, float32_to_pcm16, pcm16_to_f
 from audio.services import bot_get
 from audio.streaming_asr import StreamingTranscriber
 from audio.turn_detector import pause_transcriber, segmenter_from_settings
-from audio.vad import Utterance
+from audio.vad import Pause, Utterance, VadEvent
 from conversations import frames
 from conversations.engine import TurnOptions
 from conversations.engine.events import ConversationStarted, Status
@@ -90,8 +91,8 @@ class Recording:
         if self.early is not None:
             await self.early.discard()
 
-    def add(self, chunk: bytes) -> list[bytes]:
-        """Store a frame; return utterances VAD found in it (empty without VAD)."""
+    def add(self, chunk: bytes) -> list[VadEvent]:
+        """Store a frame; return the pauses and utterances VAD found in it (empty without VAD)."""
         self.buffer.append(chunk)
         pcm = self.buffer.take_even()  # a dangling odd byte waits for the next frame
         if self.resampler is not None:
@@ -99,7 +100,7 @@ class Recording:
         self.audio16k.extend(pcm)
         if self.vad is None:
             return []
-        return [e.pcm for e in self.vad.feed(pcm) if isinstance(e, Utterance)]
+        return [e for e in self.vad.feed(pcm) if isinstance(e, Pause | Utterance)]
 
     def finish(self) -> np.ndarray:
         """All audio so far as 16 kHz float32 (a final half sample is dropped)."""
@@ -223,10 +224,16 @@ class TalkConsumer(AsyncWebsocketConsumer):
             )
             return
         recording.received += len(chunk)
-        utterances = await asyncio.to_thread(recording.add, chunk)  # resampling/VAD off the loop
+        events = await asyncio.to_thread(recording.add, chunk)  # resampling/VAD/turn detector off the loop
         recording.stream_new_audio()
-        if utterances and not recording.ended:
-            self._submit_voice_turn(recording, pcm16_to_float32(utterances[0]), time.perf_counter())
+        for event in events:
+            if recording.ended:
+                break
+            if isinstance(event, Utterance):
+                samples = pcm16_to_float32(event.pcm)
+                self._submit_voice_turn(recording, samples, time.perf_counter(), transcript=event.transcript)
+            elif event.transcript and recording.early is not None:
+                await recording.early.on_pause(event.transcript)  # the detector's pause decode
 
     # --- requests --------------------------------------------------------------------------------
     async def _conversation(self, conversation_id: str | None, test_flag: bool):
@@ -261,6 +268,8 @@ class TalkConsumer(AsyncWebsocketConsumer):
         conversation = await self._conversation(conversation_id, test_flag)
         voice = await self._voice()
         early = pipeline.EarlyReply(conversation.pk) if settings.VOICEBOT_EARLY_REPLY else None
+        vad = segmenter_from_settings(transcribe=pause_transcriber(voice.asr, voice.language)) if use_vad else None
+        detector_decodes = getattr(vad, "transcribes_pauses", False)  # then one decode per pause, its own
 
         async def partial(text: str, stable: str) -> None:
             await self.session.send({"type": "asr_partial", "text": text, "stable": stable}, req_id)
@@ -272,7 +281,7 @@ class TalkConsumer(AsyncWebsocketConsumer):
             options=options,
             sample_rate=rate,
             buffer=Pcm16Buffer(settings.VOICEBOT_MAX_UTTERANCE_BYTES),
-            vad=segmenter_from_settings(transcribe=pause_transcriber(voice.asr, voice.language)) if use_vad else None,
+            vad=vad,
             resampler=soxr.ResampleStream(rate, ASR_SAMPLE_RATE, 1, dtype="float32")
             if rate != ASR_SAMPLE_RATE
             else None,
@@ -283,6 +292,7 @@ class TalkConsumer(AsyncWebsocketConsumer):
                 pause_ms=settings.VOICEBOT_ASR_PAUSE_MS,
                 on_partial=partial,
                 on_pause=early.on_pause if early is not None else None,
+                pause_decodes=not detector_decodes,
             ),
             early=early,
         )
@@ -335,7 +345,9 @@ class TalkConsumer(AsyncWebsocketConsumer):
             await self._send({"type": "error", "error": "No request in progress", "req_id": req_id})
 
     # --- turns -----------------------------------------------------------------------------------
-    def _submit_voice_turn(self, recording: Recording, samples: np.ndarray, ended: float) -> None:
+    def _submit_voice_turn(
+        self, recording: Recording, samples: np.ndarray, ended: float, transcript: str | None = None
+    ) -> None:
         recording.ended = True
 
         async def spoken(turn_options: TurnOptions):
@@ -350,6 +362,7 @@ class TalkConsumer(AsyncWebsocketConsumer):
                     options=turn_options,
                     early=recording.early,
                     samples=samples,
+                    transcript=transcript,
                 )
             else:
                 events = pipeline.voice_turn(

@@ -255,15 +255,17 @@ async def streamed_voice_turn(
     options: TurnOptions | None = None,
     early: EarlyReply | None = None,
     samples: np.ndarray | None = None,
+    transcript: str | None = None,
 ) -> AsyncIterator[Event]:
     """A spoken turn whose audio was transcribed while it was spoken (`audio.streaming_asr`): only
-    what no earlier decode covered is decoded now. With `early`, a model call started on the pause
-    transcript is adopted when the final transcript is the same text, else discarded unseen.
-    `samples` (the whole utterance) is kept as the user's audio."""
+    what no earlier decode covered is decoded now, nothing when the turn detector's `transcript`
+    of the whole utterance is given. With `early`, a model call started on the pause transcript is
+    adopted when the final transcript is the same text, else discarded unseen. `samples` (the whole
+    utterance) is kept as the user's audio."""
     ended = speech_ended_at if speech_ended_at is not None else time.perf_counter()
     try:
         yield Status("asr")
-        final = await transcriber.final()
+        final = await (transcriber.adopt(transcript) if transcript is not None else transcriber.final())
         extra = {"asr_decodes": final.decodes, "asr_reused": int(final.reused)}
         async for event in _turn_on_transcript(
             conversation, final.text, final.asr_ms, voice, speak, ended, options, early, extra, user_audio=samples

@@ -9,6 +9,9 @@ the background, one decode at a time (the model serialises its calls anyway):
 - **pause decode**: at the first short silence (`pause_ms`, 200 ms; webrtcvad frames) the audio so
   far is decoded at once and `on_pause(text)` is called: the turn detector and the speculative model
   call start from it. If the user goes on, it is simply superseded.
+- **adopt** (`await adopt(text)`): the hands-free turn detector decodes every pause itself
+  (`audio.turn_detector`), so the transport turns pause decodes off here and hands its transcript
+  over when the turn ends: one decode per pause, not two.
 - **final** (`await final()`, at `stop` or when the turn detector ends the turn): when a finished or
   running decode already covers the last voiced frame (nothing but silence came after the audio it
   decoded), its text is the transcript and no decode is needed; otherwise only what is not covered
@@ -82,6 +85,7 @@ class StreamingTranscriber:
         on_partial: Callback | None = None,
         on_pause: Callback | None = None,
         vad_aggressiveness: int = 2,
+        pause_decodes: bool = True,
     ) -> None:
         self.spec = spec
         self.language = language
@@ -90,6 +94,9 @@ class StreamingTranscriber:
         self.commit_samples = int(commit_s * ASR_SAMPLE_RATE)
         self.on_partial = on_partial
         self.on_pause = on_pause
+        # Off when the transport's turn detector decodes every pause itself (hands-free talk socket):
+        # its transcript is handed over through `adopt` instead of decoding the same audio twice.
+        self.pause_decodes = pause_decodes
         self._vad = webrtcvad.Vad(vad_aggressiveness)
         self._pcm = bytearray()
         self._vad_pos = 0  # bytes classified so far
@@ -136,7 +143,7 @@ class StreamingTranscriber:
         if self._current is not None or self._closed or not self._heard:
             return
         now = self.samples
-        if self._silent_frames >= self.pause_frames and self._paused_at != self._voiced_end:
+        if self.pause_decodes and self._silent_frames >= self.pause_frames and self._paused_at != self._voiced_end:
             self._paused_at = self._voiced_end
             self._start(now, pause=True)
         elif self._silent_frames == 0 and now - self._last_decode_end >= self.partial_interval:
@@ -232,6 +239,19 @@ class StreamingTranscriber:
         decode = self._start(self.samples, pause=False)
         text = await decode.task
         return self._final(text, asked, reused=False, decode=decode)
+
+    async def adopt(self, text: str) -> FinalTranscript:
+        """The transcript of the whole utterance, decoded by the turn detector at the pause the turn
+        ended on (`vad.Utterance.transcript`): no decode is needed; a partial still running is dropped."""
+        asked = time.perf_counter()
+        await self.aclose()
+        return FinalTranscript(
+            text=text.strip(),
+            asr_ms=int((time.perf_counter() - asked) * 1000),
+            reused=True,
+            decodes=self.decodes,
+            decode_ms=0,
+        )
 
     def _final(self, text: str, asked: float, *, reused: bool, decode: _Decode | None) -> FinalTranscript:
         full = " ".join([*self._committed_text, text]).strip()

@@ -10,6 +10,11 @@ the `VadSegmenter` interface (`feed`, `flush`, `reset`, `in_speech`; events `Spe
 - otherwise it waits: the turn ends at `max_silence_ms` (2 s) of silence, or when speech resumes and
   a later pause is judged complete.
 
+With a `transcribe` function (the bot's ASR) every pause is also decoded, for the text cues and so
+that the turn never decodes the same audio again: the `Pause` event carries the transcript (a
+speculative model call may start from it), and the `Utterance` carries it when no speech followed
+that pause, whether the turn ended at the pause or at the long silence after it.
+
 Smart Turn v3.2 (Daily, BSD-2-Clause) is a Whisper-tiny encoder with a classifier head, exported to
 ONNX (8.7 MB, CPU, ~10-30 ms a call here). Its input is the Whisper log-mel spectrogram (80 bins,
 25 ms window, 10 ms hop) of the last 8 s of 16 kHz audio, zero-padded at the front, the waveform
@@ -317,8 +322,10 @@ class TurnSegmenter:
                 }
             )
         )
+        self._pending = bytearray()  # less than a VAD frame, waiting for the rest
         self._pre = bytearray()  # the last pre_speech_ms of audio before speech starts
         self._lead = b""
+        self._paused: tuple[int, str | None] | None = None  # (where speech ended, transcript) at the last pause
         self.decisions: list[TurnDecision] = []
 
     @property
@@ -333,27 +340,50 @@ class TurnSegmenter:
         return self._vad.current_pcm()
 
     def feed(self, pcm: bytes) -> list[VadEvent]:
+        """Any length of PCM16; it is judged frame by frame, so a pause is decided on the audio up to
+        that pause even when a long stretch arrives at once (a WAV, a slow client's burst)."""
+        self._pending.extend(pcm)
+        size = self._vad.params.frame_bytes
         events: list[VadEvent] = []
-        for event in self._vad.feed(pcm):
+        while len(self._pending) >= size:
+            frame = bytes(self._pending[:size])
+            del self._pending[:size]
+            events.extend(self._frame(frame))
+        return events
+
+    def _frame(self, frame: bytes) -> list[VadEvent]:
+        events: list[VadEvent] = []
+        for event in self._vad.feed(frame):
             if isinstance(event, SpeechStarted):
                 self._lead = bytes(self._pre)
-            if isinstance(event, Pause):
-                events.append(event)
-                if self._complete(event):
-                    text = self.decisions[-1].text
-                    events.extend(
-                        dataclasses.replace(ended, transcript=text) if isinstance(ended, Utterance) else ended
-                        for ended in self._vad.end_utterance()
-                    )
+                self._paused = None
+            elif isinstance(event, Pause):
+                complete = self._complete(event)
+                text = self.decisions[-1].text
+                events.append(dataclasses.replace(event, transcript=text))
+                if complete:
+                    events.extend(self._covered(ended) for ended in self._vad.end_utterance())
                 continue
+            elif isinstance(event, Utterance):  # the long silence (or the length limit) ended it
+                event = self._covered(event)
             events.append(event)
         if not self._vad.in_speech:
             keep = self.params.pre_speech_ms * ASR_SAMPLE_RATE // 1000 * 2
-            self._pre.extend(pcm)
+            self._pre.extend(frame)
             del self._pre[: max(0, len(self._pre) - keep)]
         else:
             self._pre.clear()
         return events
+
+    def _covered(self, event: VadEvent) -> VadEvent:
+        """An utterance carries the last pause's transcript when no speech came after that pause
+        (the turn ended there, or at the long silence that followed it)."""
+        paused, self._paused = self._paused, None
+        if not isinstance(event, Utterance) or paused is None or paused[1] is None:
+            return event
+        if event.speech_ms - event.silence_ms != paused[0]:
+            return event  # speech went on after the pause (the length limit cut it)
+        return dataclasses.replace(event, transcript=paused[1])
 
     def _complete(self, pause: Pause) -> bool:
         pcm = self._lead + self._vad.current_pcm()
@@ -361,20 +391,31 @@ class TurnSegmenter:
         probability = self.model.probability(samples) if self.model is not None else 1.0
         complete = probability >= self.params.threshold
         text = None
-        if complete and self.transcribe is not None:
+        if self.transcribe is not None:
+            # Decoded at every pause, not only when Smart Turn says "complete": a turn that then
+            # ends at the long silence starts on this transcript instead of decoding after 2 s.
             transcription = self.transcribe(samples)
             text = transcription if isinstance(transcription, str) else transcription.text
-            complete = not transcript_incomplete(transcription)
+            complete = complete and not transcript_incomplete(transcription)
+        self._paused = (pause.speech_ms - pause.silence_ms, text)
         self.decisions.append(TurnDecision(probability, complete, pause.speech_ms, text))
         return complete
 
     def flush(self) -> list[VadEvent]:
-        return self._vad.flush()
+        self._pending.clear()
+        return [self._covered(event) for event in self._vad.flush()]
 
     def reset(self) -> None:
         self._vad.reset()
+        self._pending.clear()
         self._pre.clear()
         self._lead = b""
+        self._paused = None
+
+    @property
+    def transcribes_pauses(self) -> bool:
+        """Every pause is decoded here (a transport's own pause decode would repeat it)."""
+        return self.transcribe is not None
 
 
 def segmenter_from_settings(

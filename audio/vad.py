@@ -64,15 +64,20 @@ class Pause:
 
     speech_ms: int  # utterance length so far, silence included
     silence_ms: int
+    # The turn detector's transcript of the utterance up to this pause (None: it did not decode):
+    # a speculative model call can start from it (talk socket, VOICEBOT_EARLY_REPLY).
+    transcript: str | None = None
 
 
 @dataclass(frozen=True)
 class Utterance:
     pcm: bytes  # PCM16 mono at params.sample_rate, from the first speech frame to the end
     speech_ms: int
-    # The turn detector's transcript of exactly this audio when it ended the turn on it: the turn
-    # uses it instead of decoding the same audio again (None: transcribe as usual).
+    # The turn detector's transcript of all of this audio's speech (decoded at the pause the turn
+    # ended on, or at the last pause when only silence followed it): the turn uses it instead of
+    # decoding the same audio again (None: transcribe as usual).
     transcript: str | None = None
+    silence_ms: int = 0  # the silence at its end (speech_ms - silence_ms: where the last speech ended)
 
 
 VadEvent = SpeechStarted | Pause | Utterance
@@ -207,10 +212,10 @@ class VadSegmenter:
         return []
 
     def _finish(self) -> list[VadEvent]:
-        pcm, speech_ms = bytes(self._speech), self._speech_ms
+        pcm, speech_ms, silence_ms = bytes(self._speech), self._speech_ms, self._silence_ms
         self._speech.clear()
         self._in_speech = False
         self._silence_ms = self._speech_ms = 0
         if speech_ms < self.params.min_speech_ms:
             return []
-        return [Utterance(pcm=pcm, speech_ms=speech_ms)]
+        return [Utterance(pcm=pcm, speech_ms=speech_ms, silence_ms=silence_ms)]

@@ -6,11 +6,13 @@ from __future__ import annotations
 import base64
 import json
 
+import numpy as np
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
+from audio.asr import load_asr, spec_for_bot
 from audio.pcm import decode_audio
 from config.asgi import application
 from conversations.models import Conversation, Message
@@ -135,7 +137,21 @@ async def test_cancel_interrupts_the_turn_and_its_audio(voice_bot, staff_user, o
     assert assistant.interrupted and long_reply.startswith(assistant.content.strip()[:20])
 
 
-async def test_server_side_vad_ends_the_utterance_without_stop(voice_bot, staff_user, openai_double, question_pcm16):
+async def test_server_side_vad_ends_the_utterance_without_stop(
+    voice_bot, staff_user, openai_double, question_pcm16, monkeypatch
+):
+    """Hands-free: the turn detector ends the turn and the turn starts on the detector's own
+    transcript of the pause; the audio that ends in that silence is decoded once, not twice."""
+    model = await sync_to_async(load_asr)(spec_for_bot(voice_bot))
+    decoded_to_a_pause = []
+    transcribe = model.transcribe
+
+    def counting(samples, **kwargs):
+        if np.abs(samples[-1600:]).max() < 0.01:  # ends in 100 ms of quiet: a pause decode, not a partial
+            decoded_to_a_pause.append(len(samples))
+        return transcribe(samples, **kwargs)
+
+    monkeypatch.setattr(model, "transcribe", counting)
     openai_double.queue_text("It opens at nine.")
     ws = await _connect(voice_bot, staff_user)
     await _send(ws, type="start", req_id="v1", vad=True)
@@ -146,6 +162,8 @@ async def test_server_side_vad_ends_the_utterance_without_stop(voice_bot, staff_
     events = await _events_until(ws)
     assert words(next(e for e in events if e["type"] == "asr")["text"]) == words(QUESTION)
     assert any(e["type"] == "audio_wav" for e in events)
+    assert next(e for e in events if e["type"] == "done")["metrics"]["asr_reused"] == 1
+    print("PAUSEDECODES", decoded_to_a_pause, [e["metrics"] for e in events if e["type"]=="done"]); assert len(decoded_to_a_pause) == 1
     await ws.disconnect()
 
 

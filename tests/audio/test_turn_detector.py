@@ -25,6 +25,7 @@ from audio.turn_detector import (
     transcript_incomplete,
 )
 from audio.vad import Pause, SpeechStarted, Utterance, VadParams, VadSegmenter
+from tests.audio.conftest import QUESTION, word_error_rate, words
 from tests.audio.turn_set import build_cases
 
 pytestmark = pytest.mark.voice
@@ -103,6 +104,48 @@ def test_a_pause_event_comes_once_per_silence_run_and_the_default_has_none(quest
     events = with_pause.feed(question_pcm16 + silence)
     assert [type(e) for e in events if isinstance(e, Pause)] == [Pause]
     assert not [e for e in VadSegmenter().feed(question_pcm16 + silence) if isinstance(e, Pause)]
+
+
+def _counting_transcriber(asr_model_dir):
+    spec = AsrSpec("faster_whisper", asr_model_dir, "cpu")
+    calls: list[int] = []
+
+    def transcribe(samples):
+        calls.append(len(samples))
+        return transcribe_sync(spec, samples, "en", tail=True)
+
+    return transcribe, calls
+
+
+@pytest.mark.parametrize("threshold", [0.5, 1.01], ids=["ends at the pause", "judged unfinished: the long silence"])
+def test_each_pause_is_decoded_once_and_the_turn_keeps_that_transcript(
+    question_pcm16, turn_model, asr_model_dir, threshold
+):
+    """The talk socket, voicebot_run and the phone start the turn on the detector's transcript: one
+    decode of the pause audio, whether the turn ends at the pause or, judged unfinished (a threshold
+    no probability reaches), at the long silence after it."""
+    transcribe, calls = _counting_transcriber(asr_model_dir)
+    segmenter = TurnSegmenter(VadParams(), TurnParams(threshold=threshold), turn_model, transcribe)
+
+    events = segmenter.feed(question_pcm16 + b"\x00\x00" * 40000)
+
+    pauses = [e for e in events if isinstance(e, Pause)]
+    utterances = [e for e in events if isinstance(e, Utterance)]
+    assert len(calls) == len(pauses) == len(utterances) == 1
+    assert words(pauses[0].transcript) == words(QUESTION)
+    assert utterances[0].transcript == pauses[0].transcript
+
+
+def test_speech_after_a_pause_gets_the_later_pause_transcript(cases, turn_model, asr_model_dir):
+    case = next(c for c in cases if not c.complete)
+    transcribe, calls = _counting_transcriber(asr_model_dir)
+    segmenter = TurnSegmenter(VadParams(), TurnParams(), turn_model, transcribe)
+
+    events = segmenter.feed(float32_to_pcm16(case.samples))
+
+    [utterance] = [e for e in events if isinstance(e, Utterance)]
+    assert len(calls) >= 2  # the mid-sentence pause, then the end
+    assert word_error_rate(case.text.replace(" … ", " "), utterance.transcript) <= 0.2  # both halves
 
 
 def test_semantic_end_of_turn_beats_fixed_silence_on_the_set(cases, turn_model, asr_model_dir):

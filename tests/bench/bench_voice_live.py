@@ -125,7 +125,11 @@ class _Server:
         self.log.close()
 
 
-async def _turns(server: _Server, pcm: bytes, runs: int) -> list[dict]:
+async def _turns(server: _Server, pcm: bytes, runs: int, *, hands_free: bool = False) -> list[dict]:
+    """Per turn: `start`, the frames at real-time pace, then `stop` (push-to-talk), or, hands-free
+    (`vad: true`), silence frames like a live microphone until the server ends the turn itself.
+    Push-to-talk is timed from `stop`; hands-free from the end of speech in the audio (0.3 s of
+    silence before the end of `pcm`)."""
     import websockets
 
     url = f"ws://127.0.0.1:{server.port}/ws/bots/{server.bot_id}/talk"
@@ -136,7 +140,7 @@ async def _turns(server: _Server, pcm: bytes, runs: int) -> list[dict]:
         conversation_id = None
         for n in range(runs + 1):
             req = f"r{n}"
-            start = {"type": "start", "req_id": req}
+            start = {"type": "start", "req_id": req, "vad": hands_free}
             if conversation_id:
                 start["conversation_id"] = conversation_id
             await ws.send(json.dumps(start))
@@ -168,8 +172,17 @@ async def _turns(server: _Server, pcm: bytes, runs: int) -> list[dict]:
                 delay = began + (i + 1) * FRAME_S - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            stopped = time.perf_counter()
-            await ws.send(json.dumps({"type": "stop", "req_id": req}))
+            if hands_free:
+                stopped = began + len(pcm) / 32000 - 0.3  # the end of speech, in the sender's clock
+                silence = bytes(step)
+                for _frame in range(int(4.0 / FRAME_S)):  # a live microphone goes on sending
+                    if "audio_wav" in marks or reading.done():
+                        break
+                    await ws.send(silence)
+                    await asyncio.sleep(FRAME_S)
+            else:
+                stopped = time.perf_counter()
+                await ws.send(json.dumps({"type": "stop", "req_id": req}))
             await asyncio.wait_for(reading, timeout=60)
             if n == 0:
                 continue  # warms the SDK client and the conversation
@@ -259,6 +272,7 @@ def run() -> list[dict]:
             server = _Server(tmp, double_url, extra)
             try:
                 results = asyncio.run(_turns(server, pcm, RUNS))
+                hands_free = asyncio.run(_turns(server, pcm, RUNS, hands_free=True)) if not extra else None
             finally:
                 server.close()
             rows.append(
@@ -268,6 +282,15 @@ def run() -> list[dict]:
                     f"{speech_s:.2f} s question + 0.3 s silence at real-time pace",
                 )
             )
+            if hands_free:
+                rows.append(
+                    _row(
+                        "talk socket hands-free (vad: true): end of speech → first audio_wav",
+                        hands_free,
+                        "times after the end of speech; the server decides the end of turn (Smart Turn + "
+                        "transcript cues at 200 ms of silence), silence frames sent until it answers",
+                    )
+                )
         for label, text in (("the 3 s question", QUESTION),):
             runs = [_voicebot_run(tmp, double_url, text) for _ in range(RUNS)]
             good = [r for r in runs if r and "error" not in r and "voice_to_voice" in r]
