@@ -29,6 +29,7 @@ import dataclasses
 import re
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -125,6 +126,12 @@ class SmartTurnModel:
         with self._lock:
             output = self._session.run(None, {"input_features": features})[0]
         return float(np.asarray(output).reshape(-1)[0])
+
+
+@lru_cache(maxsize=1)
+def _judges() -> ThreadPoolExecutor:
+    """Threads for Smart Turn calls that run beside a pause decode (the model serialises its own)."""
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="smart-turn")
 
 
 _models: dict[Path, SmartTurnModel] = {}
@@ -388,15 +395,19 @@ class TurnSegmenter:
     def _complete(self, pause: Pause) -> bool:
         pcm = self._lead + self._vad.current_pcm()
         samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
-        probability = self.model.probability(samples) if self.model is not None else 1.0
-        complete = probability >= self.params.threshold
         text = None
         if self.transcribe is not None:
             # Decoded at every pause, not only when Smart Turn says "complete": a turn that then
             # ends at the long silence starts on this transcript instead of decoding after 2 s.
+            # Smart Turn runs beside the decode (the decision waits for the slower of the two).
+            judged = _judges().submit(self.model.probability, samples) if self.model is not None else None
             transcription = self.transcribe(samples)
+            probability = judged.result() if judged is not None else 1.0
             text = transcription if isinstance(transcription, str) else transcription.text
-            complete = complete and not transcript_incomplete(transcription)
+            complete = probability >= self.params.threshold and not transcript_incomplete(transcription)
+        else:
+            probability = self.model.probability(samples) if self.model is not None else 1.0
+            complete = probability >= self.params.threshold
         self._paused = (pause.speech_ms - pause.silence_ms, text)
         self.decisions.append(TurnDecision(probability, complete, pause.speech_ms, text))
         return complete

@@ -164,6 +164,7 @@ async def _turns(server: _Server, pcm: bytes, runs: int, *, hands_free: bool = F
                         return
 
             marks: dict = {}
+            cpu_before = _cpu_ms(server.process.pid)
             reading = asyncio.create_task(reader(marks))
             step = int(16000 * FRAME_S) * 2
             began = time.perf_counter()
@@ -184,6 +185,7 @@ async def _turns(server: _Server, pcm: bytes, runs: int, *, hands_free: bool = F
                 stopped = time.perf_counter()
                 await ws.send(json.dumps({"type": "stop", "req_id": req}))
             await asyncio.wait_for(reading, timeout=60)
+            cpu = _cpu_ms(server.process.pid) - cpu_before
             if n == 0:
                 continue  # warms the SDK client and the conversation
             metrics = marks.get("metrics", {})
@@ -196,9 +198,16 @@ async def _turns(server: _Server, pcm: bytes, runs: int, *, hands_free: bool = F
                     "reused": metrics.get("asr_reused", 0),
                     "early": metrics.get("llm_early", 0),
                     "partials": partials,
+                    "cpu": cpu,
                 }
             )
     return results
+
+
+def _cpu_ms(pid: int) -> float:
+    """utime + stime of a process (all its threads), in ms."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def _voicebot_run(tmp: Path, double_url: str, text: str = QUESTION) -> dict | None:
@@ -248,7 +257,8 @@ def _row(metric: str, results: list[dict], notes: str) -> dict:
             f"p50 of {len(results)} ({spread}); after stop: transcript {med['asr']:.0f}, first token "
             f"{med['first_token']:.0f}, synthesis of first chunk {med['synth']:.0f}; pause decode reused "
             f"{sum(r['reused'] for r in results)}/{len(results)}, early call adopted "
-            f"{sum(r['early'] for r in results)}/{len(results)}, {med['partials']:.0f} asr_partial events; {notes}"
+            f"{sum(r['early'] for r in results)}/{len(results)}, {med['partials']:.0f} asr_partial events; "
+            f"server CPU {med['cpu']:.0f} ms a turn (process time, `start` to `status idle`); {notes}"
         ),
     }
 
