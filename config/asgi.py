@@ -28,6 +28,7 @@ from django.urls import Resolver404, resolve  # noqa: E402
 
 from audio.routing import websocket_urlpatterns as studio_websockets  # noqa: E402
 from config.body_limits import BodyLimit, RequestBodyLimitMiddleware  # noqa: E402
+from config.gc_freeze import freeze_startup_objects  # noqa: E402
 from embed.routing import websocket_urlpatterns as public_websockets  # noqa: E402
 from telephony.routing import websocket_urlpatterns as phone_websockets  # noqa: E402
 
@@ -77,3 +78,6 @@ application = ProtocolTypeRouter(
         "lifespan": lifespan,
     }
 )
+
+# Last: everything the server built to start is frozen out of the collector's full collections.
+freeze_startup_objects()

@@ -209,15 +209,19 @@ class _Stack:
             self.http.append(f"http://127.0.0.1:{port}")
             wait_for_http(f"http://127.0.0.1:{port}/healthz", process=server)
 
-    def stats(self) -> tuple[float, int, float]:
-        """(CPU ms, SQL statements, CPU ms of the event loop's thread) summed over the server processes."""
-        cpu, queries, loop = 0.0, 0, 0.0
+    def stats(self) -> tuple[float, int, float, float, list[float]]:
+        """(CPU ms, SQL statements, CPU ms of the event loop's thread, ms in the garbage collector,
+        each full collection's ms so far) summed over the server processes."""
+        cpu, queries, loop, gc_ms, gc_full = 0.0, 0, 0.0, 0.0, []
         for server, base in zip(self.servers, self.http, strict=True):
             cpu += _cpu_ms(server.pid)
             loop += _cpu_ms(server.pid, server.pid)  # uvicorn runs the loop on the main thread
             with urllib.request.urlopen(f"{base}/__bench/stats", timeout=10) as answer:
-                queries += json.loads(answer.read())["queries"]
-        return cpu, queries, loop
+                stats = json.loads(answer.read())
+            queries += stats["queries"]
+            gc_ms += stats["gc_ms"]
+            gc_full += stats["gc_full_ms"]
+        return cpu, queries, loop, gc_ms, gc_full
 
     def redis_commands(self) -> dict[str, int]:
         """Commands the Redis server has run so far, by name (empty without Redis)."""
@@ -322,11 +326,11 @@ async def _run_n(stack: _Stack, n: int, profile: str, phase: int) -> dict:
     results["setup_s"] = time.perf_counter() - started
     await asyncio.sleep(0.5)  # let the last greetings' writes settle before the chat phase is measured
     profiler = _profile(stack, f"{phase}-{profile}-{n}")
-    cpu_before, queries_before, loop_before = await asyncio.to_thread(stack.stats)
+    cpu_before, queries_before, loop_before, gc_before, full_before = await asyncio.to_thread(stack.stats)
     redis_before = await asyncio.to_thread(stack.redis_commands)
     go.set()
     _, pending = await asyncio.wait(tasks, timeout=max(1.0, deadline - time.perf_counter()))
-    cpu_after, queries_after, loop_after = await asyncio.to_thread(stack.stats)
+    cpu_after, queries_after, loop_after, gc_after, full_after = await asyncio.to_thread(stack.stats)
     redis_after = await asyncio.to_thread(stack.redis_commands)
     results["redis_by_name"] = {
         name: calls - redis_before.get(name, 0) - (name == "info") for name, calls in redis_after.items()
@@ -341,6 +345,8 @@ async def _run_n(stack: _Stack, n: int, profile: str, phase: int) -> dict:
     results["cpu_ms"] = cpu_after - cpu_before
     results["loop_cpu_ms"] = loop_after - loop_before
     results["queries"] = queries_after - queries_before
+    results["gc_ms"] = gc_after - gc_before
+    results["gc_full_ms"] = full_after[len(full_before) :] if len(stack.servers) == 1 else []
     results["wall_s"] = time.perf_counter() - started
     return results
 
@@ -428,6 +434,14 @@ def _rows(model: str, processes: int, profile: str, n: int, results: dict) -> li
             "unit": "queries",
         },
         {"benchmark": name, "metric": "errors", "value": results["errors"], "unit": ""},
+        {
+            "benchmark": name,
+            "metric": "garbage collector per chat turn",
+            "value": round(results["gc_ms"] / turns, 2) if turns else float("nan"),
+            "unit": "ms",
+            "notes": "full collections in the chat phase (each stops the event loop): "
+            + (", ".join(f"{ms:.0f} ms" for ms in results["gc_full_ms"]) or "none"),
+        },
     ]
     if processes:
         rows.insert(
