@@ -49,3 +49,18 @@ def test_sse_data_lines_join_and_comments_are_skipped():
     assert llm._sse_data(b'data: {"a": 1}') == b'{"a": 1}'
     assert llm._sse_data(b'event: x\ndata: {"a":\ndata:  1}') == b'{"a":\n 1}'
     assert llm._sse_data(b": keep-alive") is None
+
+
+@pytest.mark.parametrize("style", ["responses", "chat_completions"])
+async def test_the_first_delta_goes_out_alone_when_the_reply_arrives_in_one_read(openai_double, style):
+    """Deltas that arrive in one network read are sent as one chunk (fewer websocket frames for a
+    process that falls behind), but the first is never held back to be merged with the next."""
+    reply = "Sure, the store opens at nine in the morning and closes at six."
+    openai_double.queue_text(reply, burst=True)
+    target = LLMTarget("sk-test-double", openai_double.base_url, style, "m")
+
+    chunks = [event.text async for event in stream_model(target, [], []) if isinstance(event, TextChunk)]
+
+    assert chunks[0] == "Sure, "  # the first word-sized delta, alone
+    assert "".join(chunks) == reply
+    assert len(chunks) < len(reply.split())  # the rest was merged

@@ -74,6 +74,7 @@ class Script:
     ttft_s: float | None = None
     token_delay_s: float | None = None
     usage: dict[str, int] | None = None  # override the reported usage; {} = report none
+    burst: bool = False  # write the whole stream at once (every delta reaches the client in one read)
 
 
 class OpenAIDouble:
@@ -208,8 +209,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
 
+    _held: bytearray | None = None  # a burst script's stream, written whole by _end_sse
+
     def _chunk(self, data: bytes) -> None:
-        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        framed = f"{len(data):x}\r\n".encode() + data + b"\r\n"
+        if self._held is not None:
+            self._held.extend(framed)
+            return
+        self.wfile.write(framed)
         self.wfile.flush()
 
     def _event(self, payload: dict[str, Any], *, named: bool = True) -> None:
@@ -217,7 +224,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._chunk(f"{prefix}data: {json.dumps(payload)}\n\n".encode())
 
     def _end_sse(self) -> None:
-        self.wfile.write(b"0\r\n\r\n")
+        held, self._held = self._held, None
+        self.wfile.write(bytes(held or b"") + b"0\r\n\r\n")
         self.wfile.flush()
 
     def _break(self) -> None:
@@ -345,6 +353,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
         self._start_sse()
+        self._held = bytearray() if script.burst else None
         seq = iter(range(1_000_000))
         self._event(
             {
@@ -548,6 +557,7 @@ class _Handler(BaseHTTPRequestHandler):
             }
 
         self._start_sse()
+        self._held = bytearray() if script.burst else None
         self._event(chunk({"role": "assistant", "content": ""}), named=False)
         delay = self._token_delay(script)
         for number, token in enumerate(tokens):
