@@ -100,6 +100,12 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+def _rss_mib(pid: int) -> tuple[float, float]:
+    """(resident now, peak resident) of a process, MiB."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
 def _cpu_ms(pid: int, tid: int | None = None) -> float:
     """utime + stime of a process (all its threads), or of one of its threads, in ms."""
     path = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
@@ -345,6 +351,7 @@ async def _run_n(stack: _Stack, n: int, profile: str, phase: int) -> dict:
     results["cpu_ms"] = cpu_after - cpu_before
     results["loop_cpu_ms"] = loop_after - loop_before
     results["queries"] = queries_after - queries_before
+    results["rss_mib"] = [_rss_mib(server.pid) for server in stack.servers]
     results["gc_ms"] = gc_after - gc_before
     results["gc_full_ms"] = full_after[len(full_before) :] if len(stack.servers) == 1 else []
     results["wall_s"] = time.perf_counter() - started
@@ -434,6 +441,13 @@ def _rows(model: str, processes: int, profile: str, n: int, results: dict) -> li
             "unit": "queries",
         },
         {"benchmark": name, "metric": "errors", "value": results["errors"], "unit": ""},
+        {
+            "benchmark": name,
+            "metric": "server memory after the chat phase (RSS / peak RSS)",
+            "value": " + ".join(f"{now:.0f} / {peak:.0f}" for now, peak in results["rss_mib"]),
+            "unit": "MiB",
+            "notes": "per server process, read from /proc/<pid>/status (VmRSS, VmHWM)",
+        },
         {
             "benchmark": name,
             "metric": "garbage collector per chat turn",
