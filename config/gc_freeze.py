@@ -3,7 +3,7 @@
 A full (generation 2) collection walks every container object the process tracks, and it runs on
 whichever thread allocates at that moment: in the ASGI server, the event loop, so every socket waits.
 The server starts with ~170,000 tracked objects (Django, the apps, the openai SDK's types) that live
-as long as the process; re-walking them made each full collection a 90-190 ms stall of the loop in
+as long as the process; re-walking them made each full collection a 165-228 ms stall of the loop in
 the widget benchmark (people-paced N=500; docs/performance.md). `gc.freeze()` moves the objects that
 exist at start-up into a permanent generation the collector skips; objects created later (sockets,
 turns) are collected as before, and nothing frozen was garbage.

@@ -363,7 +363,7 @@ VOICEBOT_TURN_LOCK_SECONDS = _int("VOICEBOT_TURN_LOCK_SECONDS", 300, minimum=10)
 VOICEBOT_TURN_QUEUE_MAX = _int("VOICEBOT_TURN_QUEUE_MAX", 3, minimum=0, maximum=100)
 VOICEBOT_TURN_QUEUE_WAIT_SECONDS = _float("VOICEBOT_TURN_QUEUE_WAIT_SECONDS", 120.0, minimum=1.0)
 # The ASGI server freezes its start-up objects out of the garbage collector's full collections
-# (config/gc_freeze.py: 90-190 ms event-loop stalls before, docs/performance.md).
+# (config/gc_freeze.py: two 165-228 ms event-loop stalls per benchmark phase before; docs/performance.md).
 VOICEBOT_GC_FREEZE = env.bool("VOICEBOT_GC_FREEZE", default=True)
 VOICEBOT_GC_GEN0_THRESHOLD = _int("VOICEBOT_GC_GEN0_THRESHOLD", 10_000, minimum=0, maximum=1_000_000)
 OPENAI_API_STYLE = env.str("OPENAI_API_STYLE", default="responses")
