@@ -53,6 +53,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+from tests.bench.proc import cpu_ms, rss_mib
 from tests.e2e.conftest import free_port, server_command, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,7 +68,6 @@ DEFAULT_RUNS = "instant:once:100,300ms:once:100,300ms:people:200,300ms:people:50
 RAMP_S_PER_100 = 1.0  # connections open over N/100 seconds
 PHASE_TIMEOUT_S = 240.0
 EVENT_TIMEOUT_S = 60.0
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 _DOUBLE = """
 import sys, time
@@ -102,15 +102,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 def _rss_mib(pid: int) -> tuple[float, float]:
     """(resident now, peak resident) of a process, MiB."""
-    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
-    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
-
-
-def _cpu_ms(pid: int, tid: int | None = None) -> float:
-    """utime + stime of a process (all its threads), or of one of its threads, in ms."""
-    path = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
-    fields = Path(path).read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * 1000 / CLK_TCK
+    return rss_mib(pid), rss_mib(pid, "VmHWM")
 
 
 def _redis() -> tuple[subprocess.Popen, str]:
@@ -220,8 +212,8 @@ class _Stack:
         each full collection's ms so far) summed over the server processes."""
         cpu, queries, loop, gc_ms, gc_full = 0.0, 0, 0.0, 0.0, []
         for server, base in zip(self.servers, self.http, strict=True):
-            cpu += _cpu_ms(server.pid)
-            loop += _cpu_ms(server.pid, server.pid)  # uvicorn runs the loop on the main thread
+            cpu += cpu_ms(server.pid)
+            loop += cpu_ms(server.pid, server.pid)  # uvicorn runs the loop on the main thread
             with urllib.request.urlopen(f"{base}/__bench/stats", timeout=10) as answer:
                 stats = json.loads(answer.read())
             queries += stats["queries"]

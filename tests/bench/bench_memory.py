@@ -20,15 +20,10 @@ import sys
 import time
 from pathlib import Path
 
+from tests.bench.proc import rss_mib
+
 ROOT = Path(__file__).resolve().parents[2]
 SOCKETS = int(os.environ.get("BENCH_MEMORY_SOCKETS", "200"))
-
-
-def rss_mib(pid: int | str = "self") -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
 
 
 async def _open_idle(url: str, n: int) -> tuple[list, int]:

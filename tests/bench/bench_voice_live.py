@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.bench.proc import cpu_ms
 from tests.e2e.conftest import free_port, server_command, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -164,7 +165,7 @@ async def _turns(server: _Server, pcm: bytes, runs: int, *, hands_free: bool = F
                         return
 
             marks: dict = {}
-            cpu_before = _cpu_ms(server.process.pid)
+            cpu_before = cpu_ms(server.process.pid)
             reading = asyncio.create_task(reader(marks))
             step = int(16000 * FRAME_S) * 2
             began = time.perf_counter()
@@ -185,7 +186,7 @@ async def _turns(server: _Server, pcm: bytes, runs: int, *, hands_free: bool = F
                 stopped = time.perf_counter()
                 await ws.send(json.dumps({"type": "stop", "req_id": req}))
             await asyncio.wait_for(reading, timeout=60)
-            cpu = _cpu_ms(server.process.pid) - cpu_before
+            cpu = cpu_ms(server.process.pid) - cpu_before
             if n == 0:
                 continue  # warms the SDK client and the conversation
             metrics = marks.get("metrics", {})
@@ -202,12 +203,6 @@ async def _turns(server: _Server, pcm: bytes, runs: int, *, hands_free: bool = F
                 }
             )
     return results
-
-
-def _cpu_ms(pid: int) -> float:
-    """utime + stime of a process (all its threads), in ms."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def _voicebot_run(tmp: Path, double_url: str, text: str = QUESTION) -> dict | None:

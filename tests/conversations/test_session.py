@@ -110,6 +110,17 @@ def cache_answering_the_first_counts_last(monkeypatch, delays):
     monkeypatch.setattr(turn_lock, "_count_waiting", count)
 
 
+async def one_running_then_three_queued(conversation) -> Outbox:
+    """'first' (r0) takes the turn; 'queued 1..3' (q1..q3) are sent at once while it runs."""
+    outbox = Outbox()
+    session = ConversationSession(outbox, policy=STUDIO_POLICY)
+    first = session.submit(conversation.pk, "r0", chat(conversation, "first"))
+    await asyncio.sleep(0.1)  # r0 holds the lock
+    queued = [session.submit(conversation.pk, f"q{i}", chat(conversation, f"queued {i}")) for i in (1, 2, 3)]
+    await asyncio.gather(first, *queued)
+    return outbox
+
+
 async def test_messages_keep_their_order_when_the_shared_cache_answers_out_of_order(
     openai_double, conversation, monkeypatch
 ):
@@ -117,13 +128,8 @@ async def test_messages_keep_their_order_when_the_shared_cache_answers_out_of_or
     openai_double.queue_text("First.", ttft_s=0.3)
     for answer in ("One.", "Two.", "Three."):
         openai_double.queue_text(answer)
-    outbox = Outbox()
-    session = ConversationSession(outbox, policy=STUDIO_POLICY)
 
-    first = session.submit(conversation.pk, "r0", chat(conversation, "first"))
-    await asyncio.sleep(0.1)  # r0 holds the lock
-    queued = [session.submit(conversation.pk, f"q{i}", chat(conversation, f"queued {i}")) for i in (1, 2, 3)]
-    await asyncio.gather(first, *queued)
+    outbox = await one_running_then_three_queued(conversation)
 
     dones = [(p["req_id"], p["text"]) for p in outbox.sent if p["type"] == "done"]
     assert dones == [("r0", "First."), ("q1", "One."), ("q2", "Two."), ("q3", "Three.")]
@@ -137,13 +143,8 @@ async def test_the_message_refused_over_the_bound_is_the_last_one_sent(
     settings.VOICEBOT_TURN_QUEUE_MAX = 2
     cache_answering_the_first_counts_last(monkeypatch, [0.15, 0.10, 0.0])
     openai_double.queue_text("First.", ttft_s=0.5)
-    outbox = Outbox()
-    session = ConversationSession(outbox, policy=STUDIO_POLICY)
 
-    first = session.submit(conversation.pk, "r0", chat(conversation, "first"))
-    await asyncio.sleep(0.1)  # r0 holds the lock
-    queued = [session.submit(conversation.pk, f"q{i}", chat(conversation, f"queued {i}")) for i in (1, 2, 3)]
-    await asyncio.gather(first, *queued)
+    outbox = await one_running_then_three_queued(conversation)
 
     refused = [p["req_id"] for p in outbox.sent if p["type"] == "error" and p["code"] == "queue_full"]
     assert refused == ["q3"]
