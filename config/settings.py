@@ -467,6 +467,8 @@ if VOICEBOT_PUBLIC_BASE_URL and not VOICEBOT_PUBLIC_BASE_URL.startswith(("https:
     )
 # How long the one-time token a verified webhook issues stays usable by the stream it announced.
 VOICEBOT_TWILIO_STREAM_TOKEN_TTL_S = _int("VOICEBOT_TWILIO_STREAM_TOKEN_TTL_S", 60, minimum=5, maximum=600)
+# Refuse a Media Streams handshake without a valid X-Twilio-Signature (Twilio signs it like a webhook).
+VOICEBOT_TWILIO_VERIFY_STREAM_SIGNATURE = env.bool("VOICEBOT_TWILIO_VERIFY_STREAM_SIGNATURE", default=True)
 
 
 # --- Embed ---------------------------------------------------------------------------------------

@@ -4,9 +4,12 @@ Protocol (Twilio → us): `connected`, `start` (streamSid, callSid, customParame
 μ-law 8 kHz, 20 ms), `dtmf`, `mark` (an echo of ours, once the audio before it played), `stop`.
 Us → Twilio: `media`, `mark`, `clear`.
 
-Only a stream that a verified webhook announced is served: its `start` must carry the one-time token
-the webhook issued (a `<Parameter>`), for this bot and this call SID. Anything else (no `start` within
-START_TIMEOUT_S, an unknown, expired or reused token, another bot's token) is closed with 4403.
+Only a stream that a verified webhook announced is served:
+- the handshake must carry Twilio's `X-Twilio-Signature` for the stream URL (checked with the line's
+  auth token); without it the socket is never accepted (HTTP 403);
+- its `start` must carry the one-time token the webhook issued (a `<Parameter>`), for this bot and
+  this call SID. Anything else (no `start` within START_TIMEOUT_S, an unknown, expired or reused
+  token, another bot's token) is closed with 4403.
 """
 
 from __future__ import annotations
@@ -35,6 +38,13 @@ class TwilioStreamConsumer(AsyncJsonWebsocketConsumer):
         self.bot_id = str(self.scope["url_route"]["kwargs"]["bot_id"])
         self.call: PhoneCall | None = None
         self.closing = False
+        self._start_deadline: asyncio.Task | None = None
+        signature = dict(self.scope.get("headers", [])).get(b"x-twilio-signature", b"").decode("latin-1")
+        if not await sync_to_async(services.stream_signature_valid)(bot_id=self.bot_id, signature=signature):
+            logger.info("phone stream for bot %s refused: no valid Twilio signature on the handshake", self.bot_id)
+            self.closing = True
+            await self.close()  # before accept: the handshake is answered 403
+            return
         await self.accept()
         self._start_deadline = asyncio.create_task(self._close_unless_started())
 
@@ -72,7 +82,8 @@ class TwilioStreamConsumer(AsyncJsonWebsocketConsumer):
             await self.close()
 
     async def disconnect(self, code: int) -> None:
-        self._start_deadline.cancel()
+        if self._start_deadline is not None:
+            self._start_deadline.cancel()
         await self._end("hangup")
 
     # --- start ---------------------------------------------------------------------------------------

@@ -101,6 +101,22 @@ def webhook_signature_valid(*, account: TwilioAccount, url: str, params: Any, si
     return bool(token) and RequestValidator(token).validate(url, params, signature)
 
 
+def stream_signature_valid(*, bot_id: Any, signature: str) -> bool:
+    """Twilio signs the Media Streams websocket handshake like a webhook: `X-Twilio-Signature` over
+    the stream URL it was given in the TwiML (no parameters), with the line's auth token. Off with
+    VOICEBOT_TWILIO_VERIFY_STREAM_SIGNATURE=false; the one-time token is checked either way."""
+    if not settings.VOICEBOT_TWILIO_VERIFY_STREAM_SIGNATURE:
+        return True
+    line = phone_line_for_bot(bot_id)
+    if line is None:
+        return False
+    try:
+        url = stream_url(bot_id)
+    except PublicUrlMissing:
+        return False
+    return webhook_signature_valid(account=line.account, url=url, params={}, signature=signature)
+
+
 # --- one-time stream tokens ---------------------------------------------------------------------
 @dataclass(frozen=True)
 class AnnouncedCall:

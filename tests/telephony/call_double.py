@@ -119,8 +119,11 @@ class CallDouble:
         return parse_twiml(status, body)
 
     # --- the stream --------------------------------------------------------------------------------
-    async def open_stream(self, url: str, parameters: dict[str, str]) -> None:
-        self._socket = await connect(url, max_size=2**20)
+    async def open_stream(self, url: str, parameters: dict[str, str], *, signed: bool = True) -> None:
+        """Open the socket as Twilio does: the handshake signed for `url` (unless `signed` is False),
+        then `connected` and `start` with the TwiML's parameters."""
+        headers = {"X-Twilio-Signature": RequestValidator(self.auth_token).compute_signature(url, {})} if signed else {}
+        self._socket = await connect(url, max_size=2**20, additional_headers=headers)
         await self._send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
         await self._send(
             {

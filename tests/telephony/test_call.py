@@ -12,6 +12,7 @@ import time
 
 import pytest
 from asgiref.sync import sync_to_async
+from websockets.exceptions import InvalidStatus
 
 from tests.audio.conftest import word_error_rate
 from tests.telephony.call_double import CallDouble, transcribe_phone_audio
@@ -115,6 +116,27 @@ async def test_a_stream_no_verified_webhook_announced_is_closed(phone_server, ph
     url = phone_server.url.replace("http", "ws", 1) + f"/telephony/twilio/{phone_bot.pk}/stream"
     await call_double.open_stream(url, {"token": "made-up", "caller": "+15550000000"})
     assert await call_double.wait_closed(timeout_s=10) == 4403
+
+
+async def test_an_unsigned_handshake_is_refused_and_leaves_the_token_to_twilio(phone_server, phone_bot, call_double):
+    """Someone who learnt the stream URL and a fresh token, but not the auth token, gets a 403 at the
+    handshake; the token is not spent, so Twilio's own (signed) stream still opens with it."""
+    hook = await asyncio.to_thread(call_double.post_webhook, server_url=phone_server.url)
+    intruder = CallDouble(
+        public_base_url=phone_server.url,
+        bot_id=phone_bot.pk,
+        account_sid=call_double.account_sid,
+        auth_token=call_double.auth_token,
+    )
+    intruder.call_sid = call_double.call_sid
+    with pytest.raises(InvalidStatus) as refused:
+        await intruder.open_stream(hook.stream_url, hook.parameters, signed=False)
+    assert refused.value.response.status_code == 403
+
+    await call_double.open_stream(hook.stream_url, hook.parameters)
+    await _greeted(call_double)
+    assert call_double.received  # the greeting played
+    await call_double.hang_up()
 
 
 async def test_a_stream_token_opens_one_stream_only(phone_server, phone_bot, call_double, caller_speech):
