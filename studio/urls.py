@@ -66,6 +66,11 @@ urlpatterns = [
     path("conversations/", conversations_views.conversation_list, name="conversation_list"),
     path("conversations/<uuid:conversation_id>/", conversations_views.conversation_detail, name="conversation_detail"),
     path(
+        "conversations/<uuid:conversation_id>/call.wav",
+        conversations_views.call_recording,
+        name="call_recording",
+    ),
+    path(
         "conversations/<uuid:conversation_id>/messages/<uuid:message_id>/audio.wav",
         conversations_views.message_audio,
         name="message_audio",

@@ -333,4 +333,4 @@ class PhoneCall:
 
 def recording_path(conversation: Conversation) -> Path:
     """Where a recorded call goes: named by the conversation's id, never by anything the caller sent."""
-    return Path(settings.MEDIA_ROOT) / "calls" / f"{conversation.pk}.wav"
+    return Path(settings.MEDIA_ROOT) / services.call_recording_name(conversation.pk)

@@ -23,6 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 from twilio.request_validator import RequestValidator
@@ -210,12 +211,28 @@ def conversation_caller_masked(conversation: Conversation) -> str:
     return mask_phone_number(phone.get("caller")) if isinstance(phone, dict) else ""
 
 
+# --- recordings ---------------------------------------------------------------------------------
+# A recorded call's file is named by its conversation's id, never by metadata: the model (set_metadata)
+# and HTTP tools' mapped fields write metadata, so a name read from there could point at any file under
+# MEDIA_ROOT (another bot's recording, an export) for the Studio to serve or for `bot_delete` to remove.
+def call_recording_name(conversation_id: Any) -> str:
+    """The storage name (under MEDIA_ROOT) of a phone conversation's recording."""
+    return f"calls/{conversation_id}.wav"
+
+
+def call_recording_of(conversation: Conversation) -> str | None:
+    """The storage name of this conversation's recorded call, None when it has none."""
+    if conversation.channel != Conversation.Channel.PHONE:
+        return None
+    name = call_recording_name(conversation.pk)
+    return name if default_storage.exists(name) else None
+
+
 def call_recordings_of_bot(bot: Bot) -> list[str]:
-    """Storage names (under MEDIA_ROOT) of the recorded calls of `bot`'s conversations."""
-    rows = Conversation.objects.filter(bot=bot, metadata__phone__recording__isnull=False).values_list(
-        "metadata", flat=True
-    )
-    return [str(m["phone"]["recording"]) for m in rows if isinstance(m, dict) and m.get("phone", {}).get("recording")]
+    """Storage names of the recorded calls of `bot`'s phone conversations (missing ones included:
+    deleting a file that is not there is a no-op)."""
+    ids = Conversation.objects.filter(bot=bot, channel=Conversation.Channel.PHONE).values_list("pk", flat=True)
+    return [call_recording_name(pk) for pk in ids]
 
 
 def bot_phone_panel(bot: Bot) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
@@ -14,6 +15,7 @@ from conversations.serializers import ConversationOutputSerializer, MessageOutpu
 from conversations.studio_forms import ConversationFilterForm, conversation_list_queryset
 from studio.formatting import fmt_duration, fmt_ms, latency_parts
 from studio.permissions import staff_required
+from telephony.services import call_recording_of
 
 MESSAGE_LATENCIES = {
     "asr_ms": "ASR",
@@ -83,8 +85,26 @@ def conversation_detail(request: HttpRequest, conversation_id: Any) -> HttpRespo
         "metadata_pretty": json.dumps(conversation.metadata, indent=2, ensure_ascii=False, sort_keys=True),
         "latency": latency_parts(conversation, CONVERSATION_LATENCIES),
         "fmt_total": fmt_ms(conversation.last_total_ms),
+        "call_recording": call_recording_of(conversation) is not None,
     }
     return render(request, "studio/conversations/detail.html", context)
+
+
+@staff_required
+def call_recording(request: HttpRequest, conversation_id: Any) -> HttpResponse:
+    """A phone call's recording (caller left, bot right; staff only, no public URL). The file is found
+    by the conversation's id, never by a name in its metadata (which the model can write)."""
+    conversation = get_object_or_404(Conversation, pk=conversation_id)
+    name = call_recording_of(conversation)
+    if name is None:
+        raise Http404("This conversation has no call recording")
+    try:
+        handle = default_storage.open(name, "rb")
+    except FileNotFoundError:
+        raise Http404("The recording is gone") from None
+    response = FileResponse(handle, content_type="audio/wav")
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @staff_required

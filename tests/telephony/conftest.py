@@ -31,6 +31,7 @@ class PhoneServer:
     url: str
     double: OpenAIDouble
     log_path: Path
+    data_dir: Path  # the server's VOICEBOT_DATA_DIR (MEDIA_ROOT): recorded calls land in calls/
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -46,18 +47,19 @@ def phone_server(django_db_setup, tmp_path_factory):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_path_factory.mktemp("phone-server") / "server.log"
+    data_dir = tmp_path_factory.mktemp("phone-data")
     env = server_env(
         openai_base_url=double.base_url,
         extra={
             "OPENAI_API_KEY": "sk-test-double",
             "VOICEBOT_SECRET_KEY": TEST_FERNET_KEY,
             "VOICEBOT_PUBLIC_BASE_URL": url,
-            "VOICEBOT_DATA_DIR": str(tmp_path_factory.mktemp("phone-data")),
+            "VOICEBOT_DATA_DIR": str(data_dir),
         },
     )
     try:
         with run_server(env, log_path, port=port, start_timeout_s=60):
-            yield PhoneServer(url=url, double=double, log_path=log_path)
+            yield PhoneServer(url=url, double=double, log_path=log_path, data_dir=data_dir)
     finally:
         double.stop()
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import time
 
+import numpy as np
 import pytest
+import soundfile as sf
 from asgiref.sync import sync_to_async
 from websockets.exceptions import InvalidStatus
 
@@ -110,6 +112,59 @@ async def test_caller_speech_during_the_reply_clears_it_and_keeps_what_was_heard
     assert message.content.startswith("The store opens at nine.")
     assert len(message.content) < len(LONG_REPLY)
     assert LONG_REPLY.startswith(message.content)
+
+
+async def test_a_recorded_call_keeps_the_caller_left_and_the_bot_right(
+    phone_server, phone_bot, call_double, caller_speech, asr_model_dir
+):
+    from audio.asr import AsrSpec, transcribe_sync
+    from audio.pcm import resample
+    from telephony.services import phone_line_save
+
+    await sync_to_async(phone_line_save)(bot=phone_bot, account=phone_bot.phone_line.account, record_audio=True)
+    phone_server.double.queue_text(REPLY)
+    async with answered_call(call_double, phone_server):
+        await _greeted(call_double)
+        await call_double.say(caller_speech(QUESTION))
+        await call_double.wait_quiet(quiet_s=1.0, timeout_s=60, after=call_double.speech_ended_at)
+        await call_double.hang_up()
+    conversation = await _poll(lambda: (c := _conversation(phone_bot)).metadata["phone"].get("recording") and c)
+
+    recording = phone_server.data_dir / "calls" / f"{conversation.pk}.wav"
+    audio, rate = sf.read(recording, dtype="float32")
+    assert rate == 8000 and audio.shape[1] == 2
+    assert abs(len(audio) / rate - conversation.metadata["phone"]["duration_s"]) < 1.5
+
+    def heard(samples) -> str:
+        return transcribe_sync(
+            AsrSpec("faster_whisper", asr_model_dir, "cpu"), resample(samples, rate, 16000), "en"
+        ).text
+
+    caller_turns, bot_turns = _spoken_stretches(audio[:, 0], rate), _spoken_stretches(audio[:, 1], rate)
+    assert len(caller_turns) == 1 and len(bot_turns) == 2, (caller_turns, bot_turns)
+    (greeting, reply), (question,) = bot_turns, caller_turns
+    assert greeting[1] < question[0] and question[1] < reply[0]  # in the order they were spoken
+    said = [
+        await asyncio.to_thread(heard, audio[start:end, channel])
+        for (start, end), channel in ((greeting, 1), (question, 0), (reply, 1))
+    ]
+    assert "welcome" in said[0].lower(), said
+    assert word_error_rate(QUESTION, said[1]) < 0.2, said
+    assert word_error_rate(REPLY, said[2]) < 0.2, said
+
+
+def _spoken_stretches(samples: np.ndarray, rate: int, gap_s: float = 0.6) -> list[tuple[int, int]]:
+    """(start, end) sample ranges where a channel is loud, 0.2 s padded; pauses under `gap_s` join."""
+    frame = rate // 50
+    loud = np.flatnonzero(np.sqrt((samples[: len(samples) // frame * frame].reshape(-1, frame) ** 2).mean(1)) > 0.02)
+    stretches: list[list[int]] = []
+    for index in loud:
+        if stretches and index - stretches[-1][1] <= gap_s * 50:
+            stretches[-1][1] = index
+        else:
+            stretches.append([index, index])
+    pad = int(0.2 * rate)
+    return [(max(0, a * frame - pad), min(len(samples), (b + 1) * frame + pad)) for a, b in stretches]
 
 
 async def test_a_stream_no_verified_webhook_announced_is_closed(phone_server, phone_bot, call_double):
