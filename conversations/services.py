@@ -221,6 +221,34 @@ def messages_append(*, conversation: Conversation, messages: list[dict[str, Any]
     return rows
 
 
+# Metadata namespaces only the server writes: the phone line's call record (`phone.*`: caller, call
+# SID, duration, recording). Tools act on a caller's say-so (set_metadata) or a third-party API's
+# answer (an HTTP tool's mapped fields): they read these keys but never change them, so a caller cannot
+# rewrite who called or point the call record at another file.
+SERVER_OWNED_METADATA = frozenset({"phone"})
+
+
+def _namespace(key: str) -> str:
+    """The top-level key `merge_metadata` writes `key` under (`phone.caller` → `phone`)."""
+    if "." not in key or key.startswith(".") or key.endswith("."):
+        return key
+    return next((part for part in key.split(".") if part), key)
+
+
+def tool_metadata_patch(patch: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """(the part of a tool's metadata patch it may merge, the keys refused as server-owned)."""
+    allowed = {key: value for key, value in patch.items() if _namespace(str(key)) not in SERVER_OWNED_METADATA}
+    return allowed, [str(key) for key in patch if key not in allowed]
+
+
+def refused_keys_note(refused: list[str]) -> dict[str, Any]:
+    """What a tool's result tells the model about keys it may not write."""
+    return {
+        "keys": refused,
+        "reason": "server-owned: only the server writes " + ", ".join(sorted(SERVER_OWNED_METADATA)),
+    }
+
+
 @transaction.atomic
 def conversation_merge_metadata(*, conversation: Conversation, patch: dict[str, Any]) -> dict[str, Any]:
     """Merge `patch` (dotted keys → nested) into the stored metadata and return the full result.

@@ -1,7 +1,8 @@
 """`set_metadata` (alias `set_variable`): the model stores conversation variables (INVENTORY §5.1).
 
-Dotted keys nest (`user.city`), `checkpoint` is an ordinary key, and `next_reply` rendered with the
-new metadata becomes the turn's reply without a second model call. Without a `next_reply` the model
+Dotted keys nest (`user.city`), `checkpoint` is an ordinary key, server-owned namespaces (`phone.*`:
+`conversations.services.SERVER_OWNED_METADATA`) are refused and the result names them, and
+`next_reply` rendered with the new metadata becomes the turn's reply without a second model call. Without a `next_reply` the model
 is asked again with the result (the reference made a silent turn, §15.2 item 11).
 It cannot be disabled per bot.
 """
@@ -13,7 +14,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 
 from conversations.engine.tools import ToolContext, ToolOutcome
-from conversations.services import conversation_merge_metadata
+from conversations.services import conversation_merge_metadata, refused_keys_note, tool_metadata_patch
 from conversations.templating import render_template
 
 CONTROL_KEYS = ("next_reply", "wait_reply", "args")
@@ -59,12 +60,15 @@ class SetMetadataTool:
         }
 
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolOutcome:
-        patch = metadata_patch(args)
+        patch, refused = tool_metadata_patch(metadata_patch(args))
         merged = await sync_to_async(conversation_merge_metadata)(conversation=ctx.conversation, patch=patch)
         next_reply = args.get("next_reply")
         reply = render_template(next_reply, {"meta": merged}).strip() if isinstance(next_reply, str) else ""
+        result: dict[str, Any] = {"ok": True, "updated": patch, "metadata": merged}
+        if refused:
+            result["not_updated"] = refused_keys_note(refused)
         return ToolOutcome(
-            result={"ok": True, "updated": patch, "metadata": merged},
+            result=result,
             metadata=merged,
             reply=reply or None,
         )

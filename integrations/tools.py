@@ -18,7 +18,7 @@ from asgiref.sync import sync_to_async
 from bots.crypto import SecretError
 from conversations.engine.events import Interim
 from conversations.engine.tools import ToolContext, ToolOutcome
-from conversations.services import conversation_merge_metadata
+from conversations.services import conversation_merge_metadata, refused_keys_note, tool_metadata_patch
 from conversations.templating import render_template
 from integrations.codex import run_codex
 from integrations.http_tool import RequestBuildError, build_request, execute
@@ -103,8 +103,11 @@ class IntegrationHttpTool:
 
         new_meta: dict[str, Any] | None = None
         if not tool.use_codex_response:
-            patch, _merged = map_into_metadata(tool.response_mapper, response=payload, meta=meta, args=call_args)
+            mapped, _merged = map_into_metadata(tool.response_mapper, response=payload, meta=meta, args=call_args)
+            patch, refused = tool_metadata_patch(mapped)
             result["updated"] = patch
+            if refused:
+                result["not_updated"] = refused_keys_note(refused)
             if patch:  # the locked merge: a concurrent set_metadata is not overwritten by the turn's copy
                 new_meta = await sync_to_async(conversation_merge_metadata)(conversation=ctx.conversation, patch=patch)
         meta_after = new_meta if new_meta is not None else meta
