@@ -2,8 +2,9 @@
 
 Dotted keys nest (`user.city`), `checkpoint` is an ordinary key, server-owned namespaces (`phone.*`:
 `conversations.services.SERVER_OWNED_METADATA`) are refused and the result names them, and
-`next_reply` rendered with the new metadata becomes the turn's reply without a second model call. Without a `next_reply` the model
-is asked again with the result (the reference made a silent turn, §15.2 item 11).
+`next_reply` rendered with the new metadata becomes the turn's reply without a second model call.
+Without a `next_reply` the model is asked again with the result (the reference made a silent turn,
+§15.2 item 11).
 It cannot be disabled per bot.
 """
 
