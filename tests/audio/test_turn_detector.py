@@ -2,8 +2,8 @@
 
 The set (tests/audio/turn_set.py): 10 complete sentences and 10 that pause 1 s mid-thought, in
 espeak-ng's voice (the gate) and in the packaged Piper voice. The decisions are counted in audio time
-(frames fed), never wall time. The bench
-(tests/bench/bench_voice_turns.py) prints the same counts and the compute time per decision.
+(frames fed), never wall time. The bench (tests/bench/bench_voice_turns.py) prints the same counts
+and the compute time per decision.
 """
 
 from __future__ import annotations
