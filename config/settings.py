@@ -467,6 +467,9 @@ if VOICEBOT_PUBLIC_BASE_URL and not VOICEBOT_PUBLIC_BASE_URL.startswith(("https:
     )
 # How long the one-time token a verified webhook issues stays usable by the stream it announced.
 VOICEBOT_TWILIO_STREAM_TOKEN_TTL_S = _int("VOICEBOT_TWILIO_STREAM_TOKEN_TTL_S", 60, minimum=5, maximum=600)
+# Recorded calls (phone lines with "record audio") are deleted by the cleanup job this many days after
+# the call (0: kept until their bot is deleted).
+VOICEBOT_CALL_RECORDING_RETENTION_DAYS = _int("VOICEBOT_CALL_RECORDING_RETENTION_DAYS", 30, minimum=0)
 # Refuse a Media Streams handshake without a valid X-Twilio-Signature (Twilio signs it like a webhook).
 VOICEBOT_TWILIO_VERIFY_STREAM_SIGNATURE = env.bool("VOICEBOT_TWILIO_VERIFY_STREAM_SIGNATURE", default=True)
 

@@ -8,6 +8,7 @@ is one transaction: a cancelled turn never leaves half of a write behind.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -409,6 +410,21 @@ def message_attach_audio(*, message_id: Any, wav: bytes) -> str:
         default_storage.delete(name)  # the message went away (or has audio) meanwhile
         return ""
     return name
+
+
+# Apps above `conversations` whose files have a retention of their own (the phone line's call
+# recordings) register a cleaner, `now -> files deleted`; the cleanup job (`integrations.cleanup`, which
+# cannot import those apps) runs every registered cleaner and reports each under its name.
+ExpiredFilesCleaner = Callable[[datetime], int]
+_expired_files_cleaners: dict[str, ExpiredFilesCleaner] = {}
+
+
+def register_expired_files(name: str, cleaner: ExpiredFilesCleaner) -> None:
+    _expired_files_cleaners[name] = cleaner
+
+
+def expired_files_delete(*, now: datetime) -> dict[str, int]:
+    return {name: cleaner(now) for name, cleaner in _expired_files_cleaners.items()}
 
 
 def voice_audio_delete_older_than(*, cutoff: datetime) -> int:

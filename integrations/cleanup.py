@@ -1,5 +1,6 @@
 """Delete what has expired: download tokens, exports, saved responses (rows AND files), voice-turn
-audio older than VOICEBOT_VOICE_AUDIO_RETENTION_DAYS (files; the messages stay) and stale sandbox
+audio older than VOICEBOT_VOICE_AUDIO_RETENTION_DAYS (files; the messages stay), the files other apps
+registered with `conversations.services.register_expired_files` (call recordings) and stale sandbox
 temp dirs. Run by Celery beat (`integrations.tasks.cleanup_expired`) and by
 `manage.py voicebot_cleanup`. Also names a bot's stored files for `bots.services.bot_delete`
 (registered in `IntegrationsConfig.ready`)."""
@@ -15,7 +16,7 @@ from django.utils import timezone
 
 from bots.models import Bot
 from conversations.models import Message
-from conversations.services import voice_audio_delete_older_than
+from conversations.services import expired_files_delete, voice_audio_delete_older_than
 from integrations.models import DownloadToken, Export, SavedResponse
 from integrations.sandbox import sandbox_root
 
@@ -65,5 +66,6 @@ def cleanup_expired() -> dict[str, int]:
         "exports": exports,
         "saved_responses": saved,
         "voice_audio": voice_audio,
+        **expired_files_delete(now=now),
         "temp_dirs": temp_dirs,
     }

@@ -19,6 +19,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -226,6 +227,25 @@ def call_recording_of(conversation: Conversation) -> str | None:
         return None
     name = call_recording_name(conversation.pk)
     return name if default_storage.exists(name) else None
+
+
+def call_recordings_delete_expired(now: datetime) -> int:
+    """Retention: delete recordings last written more than VOICEBOT_CALL_RECORDING_RETENTION_DAYS ago
+    (0 keeps them until their bot is deleted); the conversation and its metadata stay."""
+    days = settings.VOICEBOT_CALL_RECORDING_RETENTION_DAYS
+    if days <= 0 or not default_storage.exists("calls"):
+        return 0
+    cutoff = now - timedelta(days=days)
+    deleted = 0
+    for filename in default_storage.listdir("calls")[1]:
+        name = f"calls/{filename}"
+        try:
+            if filename.endswith(".wav") and default_storage.get_modified_time(name) < cutoff:
+                default_storage.delete(name)
+                deleted += 1
+        except OSError:
+            continue  # gone meanwhile
+    return deleted
 
 
 def call_recordings_of_bot(bot: Bot) -> list[str]:

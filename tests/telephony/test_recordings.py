@@ -6,16 +6,27 @@ transcript page nor make deleting its bot delete that file."""
 from __future__ import annotations
 
 import asyncio
+import io
+import os
+import time
 
 import numpy as np
 import pytest
 import soundfile as sf
 from django.core.files.storage import default_storage
+from django.core.management import call_command
 
 from bots.services import bot_create, bot_delete
 from telephony.call import CallRecording, recording_path
 from telephony.media import PHONE_SAMPLE_RATE
-from telephony.services import AnnouncedCall, phone_call_end, phone_call_start, phone_line_save, twilio_account_create
+from telephony.services import (
+    AnnouncedCall,
+    phone_call_end,
+    phone_call_start,
+    phone_line_for_bot,
+    phone_line_save,
+    twilio_account_create,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ACCOUNT_SID = "AC" + "3" * 32
@@ -23,10 +34,12 @@ ACCOUNT_SID = "AC" + "3" * 32
 
 def _call(bot, *, record: bool = True):
     """A phone conversation as the stream's `start` makes it (the line records, or not)."""
-    account = twilio_account_create(
-        name=f"Account {bot.name}", account_sid=ACCOUNT_SID, auth_token="rec-token-0123456789"
-    )
-    line = phone_line_save(bot=bot, account=account, record_audio=record)
+    line = phone_line_for_bot(bot.pk)
+    if line is None:
+        account = twilio_account_create(
+            name=f"Account {bot.name}", account_sid=ACCOUNT_SID, auth_token="rec-token-0123456789"
+        )
+        line = phone_line_save(bot=bot, account=account, record_audio=record)
     announced = AnnouncedCall(
         bot_id=str(bot.pk),
         call_sid="CA" + "1" * 32,
@@ -109,3 +122,31 @@ def test_a_model_steered_recording_name_reaches_no_other_file(staff_api, staff_c
 
     bot_delete(bot=victim_bot)  # the victim's own bot going takes its recording with it
     assert not default_storage.exists(f"calls/{victim.pk}.wav")
+
+
+def test_the_cleanup_deletes_recordings_past_their_retention(staff_client, bot, settings):
+    settings.VOICEBOT_CALL_RECORDING_RETENTION_DAYS = 30
+    old_call, new_call = _call(bot), _call(bot)
+    _record(old_call), _record(new_call)
+    month_ago = time.time() - 31 * 86400
+    os.utime(recording_path(old_call), (month_ago, month_ago))  # a call from last month
+
+    out = io.StringIO()
+    call_command("voicebot_cleanup", stdout=out)
+
+    assert "call_recordings: 1" in out.getvalue()
+    assert not recording_path(old_call).exists() and recording_path(new_call).exists()
+    old_page = staff_client.get(f"/conversations/{old_call.pk}/").content.decode()
+    assert "Call recording" not in old_page and "Conversation" in old_page  # the conversation itself stays
+    assert staff_client.get(f"/conversations/{old_call.pk}/call.wav").status_code == 404
+
+
+def test_a_zero_retention_keeps_recordings_until_the_bot_goes(bot, settings):
+    settings.VOICEBOT_CALL_RECORDING_RETENTION_DAYS = 0
+    call = _call(bot)
+    _record(call)
+    year_ago = time.time() - 365 * 86400
+    os.utime(recording_path(call), (year_ago, year_ago))
+    out = io.StringIO()
+    call_command("voicebot_cleanup", stdout=out)
+    assert "call_recordings: 0" in out.getvalue() and recording_path(call).exists()

@@ -1,5 +1,7 @@
 """`manage.py voicebot_cleanup`: delete expired download tokens, exports, saved responses, voice-turn
-audio past VOICEBOT_VOICE_AUDIO_RETENTION_DAYS and stale sandbox temp dirs (the same job Celery beat runs every VOICEBOT_CLEANUP_INTERVAL_S)."""
+audio past VOICEBOT_VOICE_AUDIO_RETENTION_DAYS, call recordings past
+VOICEBOT_CALL_RECORDING_RETENTION_DAYS and stale sandbox temp dirs (the same job Celery beat runs
+every VOICEBOT_CLEANUP_INTERVAL_S)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,10 @@ from integrations.cleanup import cleanup_expired
 
 
 class Command(BaseCommand):
-    help = "Delete expired download tokens, exports, saved responses, old voice audio and sandbox temp dirs."
+    help = (
+        "Delete expired download tokens, exports, saved responses, old voice audio and call recordings, "
+        "and sandbox temp dirs."
+    )
 
     def handle(self, *args, **options) -> None:
         try:
