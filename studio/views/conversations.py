@@ -98,13 +98,7 @@ def call_recording(request: HttpRequest, conversation_id: Any) -> HttpResponse:
     name = call_recording_of(conversation)
     if name is None:
         raise Http404("This conversation has no call recording")
-    try:
-        handle = default_storage.open(name, "rb")
-    except FileNotFoundError:
-        raise Http404("The recording is gone") from None
-    response = FileResponse(handle, content_type="audio/wav")
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return _private_wav(lambda: default_storage.open(name, "rb"), gone="The recording is gone")
 
 
 @staff_required
@@ -113,10 +107,15 @@ def message_audio(request: HttpRequest, conversation_id: Any, message_id: Any) -
     message = get_object_or_404(Message, pk=message_id, conversation_id=conversation_id)
     if not message.audio:
         raise Http404("No audio stored for this message")
+    return _private_wav(lambda: message.audio.open("rb"), gone="The audio file is gone")
+
+
+def _private_wav(open_file, *, gone: str) -> FileResponse:
+    """A stored WAV for staff only: never cached, 404 when the file went missing."""
     try:
-        handle = message.audio.open("rb")
+        handle = open_file()
     except FileNotFoundError:
-        raise Http404("The audio file is gone") from None
+        raise Http404(gone) from None
     response = FileResponse(handle, content_type="audio/wav")
     response["Cache-Control"] = "private, no-store"
     return response

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from audio.pcm import decode_for_asr
+from audio.pcm import decode_for_asr, float32_to_pcm16
+from audio.vad import Utterance
 
 COMPLETE = [
     "What time does the store open on Sunday morning?",
@@ -104,9 +105,6 @@ class Score:
 
 def end_of_turn(segmenter, samples: np.ndarray) -> float | None:
     """Seconds into the audio at which the segmenter ended the turn, fed 20 ms frames (None: never)."""
-    from audio.pcm import float32_to_pcm16
-    from audio.vad import Utterance
-
     pcm = float32_to_pcm16(samples)
     for i in range(0, len(pcm), 640):
         if any(isinstance(event, Utterance) for event in segmenter.feed(pcm[i : i + 640])):

@@ -88,6 +88,17 @@ class CallDouble:
         self._socket = None
         self._tasks: list[asyncio.Task] = []
 
+    def same_call(self) -> CallDouble:
+        """Another party claiming this call (same bot, account and call SID): a replay or an intruder."""
+        other = CallDouble(
+            public_base_url=self.public_base_url,
+            bot_id=self.bot_id,
+            account_sid=self.account_sid,
+            auth_token=self.auth_token,
+        )
+        other.call_sid = self.call_sid
+        return other
+
     # --- the webhook -------------------------------------------------------------------------------
     def webhook_params(self) -> dict[str, str]:
         return {

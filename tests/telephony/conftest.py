@@ -24,6 +24,8 @@ from tests.telephony.call_double import CallDouble, wav_to_caller_frames
 
 ACCOUNT_SID = "AC" + "0" * 30 + "42"
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+PUBLIC = "https://voice.example.com"  # the public URL the in-process tests sign webhooks and streams for
+CALLER = "+15551234567"
 
 
 @dataclass
@@ -110,3 +112,34 @@ async def answered_call(call: CallDouble, server: PhoneServer):
         yield hook
     finally:
         await call.close()
+
+
+@pytest.fixture
+def line(bot, settings):
+    """A phone line on `bot` (test account), with Twilio's requests signed for PUBLIC."""
+    from telephony.services import phone_line_save, twilio_account_create
+
+    settings.VOICEBOT_PUBLIC_BASE_URL = PUBLIC
+    account = twilio_account_create(name="Main", account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN)
+    return phone_line_save(bot=bot, account=account)
+
+
+def phone_conversation(bot, *, record: bool = False):
+    """A phone conversation as a verified stream's `start` makes it, on the bot's line (made with the
+    test account when the bot has none; `record` sets whether it records)."""
+    from telephony.services import (
+        AnnouncedCall,
+        phone_call_start,
+        phone_line_for_bot,
+        phone_line_save,
+        twilio_account_create,
+    )
+
+    line = phone_line_for_bot(bot.pk)
+    if line is None:
+        account = twilio_account_create(name=f"Account {bot.name}", account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN)
+        line = phone_line_save(bot=bot, account=account, record_audio=record)
+    announced = AnnouncedCall(
+        bot_id=str(bot.pk), call_sid="CA" + "5" * 32, caller=CALLER, called="+15557654321", account_sid=ACCOUNT_SID
+    )
+    return phone_call_start(line=line, call=announced, stream_sid="MZ" + "5" * 32)

@@ -177,13 +177,7 @@ async def test_an_unsigned_handshake_is_refused_and_leaves_the_token_to_twilio(p
     """Someone who learnt the stream URL and a fresh token, but not the auth token, gets a 403 at the
     handshake; the token is not spent, so Twilio's own (signed) stream still opens with it."""
     hook = await asyncio.to_thread(call_double.post_webhook, server_url=phone_server.url)
-    intruder = CallDouble(
-        public_base_url=phone_server.url,
-        bot_id=phone_bot.pk,
-        account_sid=call_double.account_sid,
-        auth_token=call_double.auth_token,
-    )
-    intruder.call_sid = call_double.call_sid
+    intruder = call_double.same_call()
     with pytest.raises(InvalidStatus) as refused:
         await intruder.open_stream(hook.stream_url, hook.parameters, signed=False)
     assert refused.value.response.status_code == 403
@@ -198,13 +192,7 @@ async def test_a_stream_token_opens_one_stream_only(phone_server, phone_bot, cal
     hook = await asyncio.to_thread(call_double.post_webhook, server_url=phone_server.url)
     await call_double.open_stream(hook.stream_url, hook.parameters)
     await _greeted(call_double)
-    replay = CallDouble(
-        public_base_url=phone_server.url,
-        bot_id=phone_bot.pk,
-        account_sid=call_double.account_sid,
-        auth_token=call_double.auth_token,
-    )
-    replay.call_sid = call_double.call_sid
+    replay = call_double.same_call()
     await replay.open_stream(hook.stream_url, hook.parameters)
     assert await replay.wait_closed(timeout_s=10) == 4403
     await call_double.hang_up()

@@ -11,21 +11,10 @@ import pytest
 
 from conversations.models import Conversation
 from integrations.mock_api import MockApiServer
-from telephony.services import AnnouncedCall, phone_call_start, phone_line_save, twilio_account_create
 from tests.integrations.conftest import make_tool
+from tests.telephony.conftest import CALLER, phone_conversation
 
 pytestmark = pytest.mark.django_db(transaction=True)
-CALLER = "+15551234567"
-ACCOUNT_SID = "AC" + "4" * 32
-
-
-def _phone_conversation(bot) -> Conversation:
-    account = twilio_account_create(name="Main", account_sid=ACCOUNT_SID, auth_token="integrity-token-0123456789")
-    line = phone_line_save(bot=bot, account=account)
-    announced = AnnouncedCall(
-        bot_id=str(bot.pk), call_sid="CA" + "5" * 32, caller=CALLER, called="+15557654321", account_sid=ACCOUNT_SID
-    )
-    return phone_call_start(line=line, call=announced, stream_sid="MZ" + "5" * 32)
 
 
 def _turn(staff_api, bot, conversation, text="hello"):
@@ -45,7 +34,7 @@ def _tool_result(conversation, name: str) -> dict:
 
 
 def test_the_model_cannot_rewrite_the_call_record(staff_api, staff_client, bot, openai_double):
-    conversation = _phone_conversation(bot)
+    conversation = phone_conversation(bot)
     before = Conversation.objects.get(pk=conversation.pk).metadata["phone"]
     openai_double.queue_tool_call(
         "set_metadata",
@@ -69,7 +58,7 @@ def test_the_model_cannot_rewrite_the_call_record(staff_api, staff_client, bot, 
 
 def test_an_http_tool_cannot_map_an_api_answer_over_the_call_record(staff_api, bot, openai_double, settings):
     settings.VOICEBOT_HTTP_ALLOWED_HOSTS = ["127.0.0.1"]
-    conversation = _phone_conversation(bot)
+    conversation = phone_conversation(bot)
     with MockApiServer() as api:
         make_tool(
             bot,

@@ -19,35 +19,10 @@ from django.core.management import call_command
 from bots.services import bot_create, bot_delete
 from telephony.call import CallRecording, recording_path
 from telephony.media import PHONE_SAMPLE_RATE
-from telephony.services import (
-    AnnouncedCall,
-    phone_call_end,
-    phone_call_start,
-    phone_line_for_bot,
-    phone_line_save,
-    twilio_account_create,
-)
+from telephony.services import phone_call_end
+from tests.telephony.conftest import phone_conversation
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ACCOUNT_SID = "AC" + "3" * 32
-
-
-def _call(bot, *, record: bool = True):
-    """A phone conversation as the stream's `start` makes it (the line records, or not)."""
-    line = phone_line_for_bot(bot.pk)
-    if line is None:
-        account = twilio_account_create(
-            name=f"Account {bot.name}", account_sid=ACCOUNT_SID, auth_token="rec-token-0123456789"
-        )
-        line = phone_line_save(bot=bot, account=account, record_audio=record)
-    announced = AnnouncedCall(
-        bot_id=str(bot.pk),
-        call_sid="CA" + "1" * 32,
-        caller="+15551234567",
-        called="+15557654321",
-        account_sid=ACCOUNT_SID,
-    )
-    return phone_call_start(line=line, call=announced, stream_sid="MZ" + "1" * 32)
 
 
 def _record(conversation, seconds: float = 1.0) -> bytes:
@@ -69,7 +44,7 @@ def _record(conversation, seconds: float = 1.0) -> bytes:
 
 
 def test_staff_play_a_recorded_call_from_its_transcript_page(staff_client, bot):
-    conversation = _call(bot)
+    conversation = phone_conversation(bot, record=True)
     stored = _record(conversation, seconds=1.0)
 
     page = staff_client.get(f"/conversations/{conversation.pk}/").content.decode()
@@ -85,7 +60,7 @@ def test_staff_play_a_recorded_call_from_its_transcript_page(staff_client, bot):
 
 
 def test_only_staff_get_a_recording(client, stranger_client, bot):
-    conversation = _call(bot)
+    conversation = phone_conversation(bot, record=True)
     _record(conversation)
     url = f"/conversations/{conversation.pk}/call.wav"
     assert stranger_client.get(url).status_code == 403
@@ -94,7 +69,7 @@ def test_only_staff_get_a_recording(client, stranger_client, bot):
 
 
 def test_a_call_on_a_line_that_does_not_record_has_no_recording(staff_client, bot):
-    conversation = _call(bot, record=False)
+    conversation = phone_conversation(bot)
     phone_call_end(conversation=conversation, duration_s=3.0, reason="stop")
     assert "Call recording" not in staff_client.get(f"/conversations/{conversation.pk}/").content.decode()
     assert staff_client.get(f"/conversations/{conversation.pk}/call.wav").status_code == 404
@@ -102,7 +77,7 @@ def test_a_call_on_a_line_that_does_not_record_has_no_recording(staff_client, bo
 
 def test_a_model_steered_recording_name_reaches_no_other_file(staff_api, staff_client, openai_double):
     victim_bot = bot_create(name="Victim", system_prompt="You answer calls.", openai_model="gpt-4o-mini")
-    victim = _call(victim_bot)
+    victim = phone_conversation(victim_bot, record=True)
     victim_audio = _record(victim)
     attacker_bot = bot_create(name="Attacker", system_prompt="You chat.", openai_model="gpt-4o-mini")
     # The caller talks the model into writing another conversation's recording name into metadata.
@@ -126,7 +101,7 @@ def test_a_model_steered_recording_name_reaches_no_other_file(staff_api, staff_c
 
 def test_the_cleanup_deletes_recordings_past_their_retention(staff_client, bot, settings):
     settings.VOICEBOT_CALL_RECORDING_RETENTION_DAYS = 30
-    old_call, new_call = _call(bot), _call(bot)
+    old_call, new_call = phone_conversation(bot, record=True), phone_conversation(bot, record=True)
     _record(old_call), _record(new_call)
     month_ago = time.time() - 31 * 86400
     os.utime(recording_path(old_call), (month_ago, month_ago))  # a call from last month
@@ -143,7 +118,7 @@ def test_the_cleanup_deletes_recordings_past_their_retention(staff_client, bot, 
 
 def test_a_zero_retention_keeps_recordings_until_the_bot_goes(bot, settings):
     settings.VOICEBOT_CALL_RECORDING_RETENTION_DAYS = 0
-    call = _call(bot)
+    call = phone_conversation(bot, record=True)
     _record(call)
     year_ago = time.time() - 365 * 86400
     os.utime(recording_path(call), (year_ago, year_ago))

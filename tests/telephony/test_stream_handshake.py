@@ -12,24 +12,13 @@ from channels.testing import WebsocketCommunicator
 from twilio.request_validator import RequestValidator
 
 from config.asgi import application
-from telephony.services import phone_line_save, twilio_account_create
+from tests.telephony.conftest import AUTH_TOKEN, PUBLIC
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
-PUBLIC = "https://voice.example.com"
-ACCOUNT_SID = "AC" + "2" * 32
-TOKEN = "handshake-test-auth-token-0123456789"
-
-
-@pytest.fixture
-def line(bot, settings):
-    settings.VOICEBOT_PUBLIC_BASE_URL = PUBLIC
-    account = twilio_account_create(name="Main", account_sid=ACCOUNT_SID, auth_token=TOKEN)
-    return phone_line_save(bot=bot, account=account)
-
 
 def _stream_url(bot_id) -> str:
-    return f"wss://voice.example.com/telephony/twilio/{bot_id}/stream"
+    return PUBLIC.replace("https://", "wss://", 1) + f"/telephony/twilio/{bot_id}/stream"
 
 
 def _socket(bot, signature: str | None) -> WebsocketCommunicator:
@@ -38,7 +27,7 @@ def _socket(bot, signature: str | None) -> WebsocketCommunicator:
 
 
 async def test_a_handshake_twilio_signed_is_accepted(line, bot):
-    ws = _socket(bot, RequestValidator(TOKEN).compute_signature(_stream_url(bot.pk), {}))
+    ws = _socket(bot, RequestValidator(AUTH_TOKEN).compute_signature(_stream_url(bot.pk), {}))
     connected, _ = await ws.connect()
     assert connected
     await ws.disconnect()
@@ -51,8 +40,8 @@ async def test_a_handshake_twilio_signed_is_accepted(line, bot):
         lambda bot: "",
         lambda bot: "bm90IGEgc2lnbmF0dXJl",
         lambda bot: RequestValidator("another-auth-token").compute_signature(_stream_url(bot.pk), {}),
-        lambda bot: RequestValidator(TOKEN).compute_signature(_stream_url(uuid.uuid4()), {}),
-        lambda bot: RequestValidator(TOKEN).compute_signature(f"{PUBLIC}/telephony/twilio/{bot.pk}/voice", {}),
+        lambda bot: RequestValidator(AUTH_TOKEN).compute_signature(_stream_url(uuid.uuid4()), {}),
+        lambda bot: RequestValidator(AUTH_TOKEN).compute_signature(f"{PUBLIC}/telephony/twilio/{bot.pk}/voice", {}),
     ],
     ids=["unsigned", "empty", "made up", "another auth token", "another bot's stream", "the webhook's URL"],
 )
@@ -64,7 +53,7 @@ async def test_a_handshake_without_twilio_s_signature_is_refused(line, bot, forg
 
 async def test_a_bot_without_a_phone_line_refuses_every_handshake(bot, settings):
     settings.VOICEBOT_PUBLIC_BASE_URL = PUBLIC
-    ws = _socket(bot, RequestValidator(TOKEN).compute_signature(_stream_url(bot.pk), {}))
+    ws = _socket(bot, RequestValidator(AUTH_TOKEN).compute_signature(_stream_url(bot.pk), {}))
     connected, _ = await ws.connect()
     assert not connected
 

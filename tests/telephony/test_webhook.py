@@ -5,19 +5,9 @@ from __future__ import annotations
 import pytest
 from twilio.request_validator import RequestValidator
 
-from telephony.services import mask_phone_number, phone_line_save, twilio_account_create
+from telephony.services import mask_phone_number, phone_line_save
 from tests.telephony.call_double import parse_twiml
-
-PUBLIC = "https://voice.example.com"
-ACCOUNT_SID = "AC" + "1" * 32
-TOKEN = "webhook-test-auth-token-0123456789"
-
-
-@pytest.fixture
-def line(bot, settings):
-    settings.VOICEBOT_PUBLIC_BASE_URL = PUBLIC
-    account = twilio_account_create(name="Main", account_sid=ACCOUNT_SID, auth_token=TOKEN)
-    return phone_line_save(bot=bot, account=account)
+from tests.telephony.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC
 
 
 def _params(**extra):
@@ -28,7 +18,7 @@ def _post(client, bot, params, signature=None):
     path = f"/telephony/twilio/{bot.pk}/voice"
     headers = {}
     if signature is not False:
-        headers["HTTP_X_TWILIO_SIGNATURE"] = signature or RequestValidator(TOKEN).compute_signature(
+        headers["HTTP_X_TWILIO_SIGNATURE"] = signature or RequestValidator(AUTH_TOKEN).compute_signature(
             PUBLIC + path, params
         )
     return client.post(path, params, **headers)
@@ -56,13 +46,13 @@ def test_it_refuses_a_webhook_signed_with_another_token(client, bot, line):
 
 def test_it_refuses_a_signature_for_the_host_the_server_sees(client, bot, line):
     path = f"/telephony/twilio/{bot.pk}/voice"
-    signed_for_inner_host = RequestValidator(TOKEN).compute_signature("http://testserver" + path, _params())
+    signed_for_inner_host = RequestValidator(AUTH_TOKEN).compute_signature("http://testserver" + path, _params())
     assert _post(client, bot, _params(), signature=signed_for_inner_host).status_code == 403
 
 
 def test_it_refuses_changed_parameters(client, bot, line):
     path = f"/telephony/twilio/{bot.pk}/voice"
-    signature = RequestValidator(TOKEN).compute_signature(PUBLIC + path, _params())
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC + path, _params())
     assert _post(client, bot, _params(From="+15550000000"), signature=signature).status_code == 403
 
 
@@ -82,9 +72,9 @@ def test_it_answers_404_for_a_bot_without_a_phone_line(client, bot, settings):
 def test_the_auth_token_is_stored_encrypted_with_a_masked_hint(line):
     account = line.account
     account.refresh_from_db()
-    assert TOKEN not in account.auth_token_ciphertext
-    assert account.get_auth_token() == TOKEN
-    assert account.auth_token_hint == "webh********6789"
+    assert AUTH_TOKEN not in account.auth_token_ciphertext
+    assert account.get_auth_token() == AUTH_TOKEN
+    assert account.auth_token_hint == "test********cdef"  # AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 
 
 @pytest.mark.parametrize(
